@@ -1,0 +1,84 @@
+"""Calling dbt in-process (dbtRunner) against the project at the repository root."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class DbtError(RuntimeError):
+    """dbt finished with failures; the message names the failing nodes."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    nodes: int
+    failures: list[str]
+
+
+@contextmanager
+def _env(values: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def dbt_build(
+    warehouse: Path,
+    rules_dir: Path,
+    as_of: str,
+    *,
+    select: str | None = None,
+    target_dir: Path | None = None,
+) -> DbtResult:
+    """`dbt build` (seeds, models, tests) on `warehouse` with the rules in `rules_dir`."""
+    from dbt.cli.main import dbtRunner
+
+    args = [
+        "build",
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--vars",
+        json.dumps({"as_of": as_of}),
+        "--quiet",
+    ]
+    if select:
+        args += ["--select", select]
+    env = {
+        "PARTNER_LEDGER_WAREHOUSE": str(warehouse.resolve()),
+        
+        "PARTNER_LEDGER_DBT_TARGET": str(
+            (target_dir or PROJECT_DIR / "target").resolve()
+        ),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    with _env(env):
+        result = dbtRunner().invoke(args)
+    failures: list[str] = []
+    nodes = 0
+    if result.result is not None:
+        for node_result in result.result:
+            nodes += 1
+            status = str(node_result.status)
+            if status in ("error", "fail", "runtime error"):
+                message = (node_result.message or "").strip().splitlines()
+                failures.append(f"{node_result.node.name}: {status}: {message[0] if message else ''}")
+    if not result.success:
+        if result.exception is not None:
+            failures.append(f"dbt: {result.exception}")
+        raise DbtError("dbt build failed:\n" + "\n".join(failures or ["(no detail)"]))
+    return DbtResult(nodes=nodes, failures=failures)

@@ -1,0 +1,117 @@
+"""The raw layer of the warehouse: what ingestion writes and dbt reads as sources.
+
+Every loaded file gets a ``delivery_seq`` from one sequence, in arrival order (then path), so
+"the newest delivery wins" (SPEC §1.1) is ``order by delivery_seq desc, line_no desc``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+TRACKING_COLUMNS: dict[str, list[str]] = {
+    "partners": [
+        "partner_id",
+        "program_id",
+        "partner_code",
+        "name",
+        "email",
+        "recruited_by",
+        "joined_at",
+        "status",
+        "status_changed_at",
+        "payout_method",
+        "payout_account",
+    ],
+    "coupons": ["coupon_code", "program_id", "partner_id"],
+    "clicks": ["click_id", "program_id", "partner_code", "occurred_at", "visitor_id", "landing_url"],
+    "leads": ["lead_id", "program_id", "partner_code", "email", "occurred_at"],
+    "signups": ["program_id", "customer_key", "email", "occurred_at", "click_id", "visitor_id"],
+    "sales": [
+        "transaction_id",
+        "program_id",
+        "customer_key",
+        "kind",
+        "amount_cents",
+        "currency",
+        "occurred_at",
+        "refund_of",
+        "coupon_code",
+    ],
+    "adjustments": [
+        "adjustment_id",
+        "program_id",
+        "partner_id",
+        "amount_cents",
+        "effective_at",
+        "reason",
+    ],
+}
+
+STRIPE_OBJECTS: list[str] = ["customers", "invoices", "charges", "refunds", "disputes"]
+
+RAW_DDL = [
+    "create schema if not exists raw",
+    "create sequence if not exists raw.delivery_seq start 1",
+    """
+    create table if not exists raw.load_manifest (
+        delivery_seq bigint primary key,
+        source varchar not null,         -- tracking | stripe_file | stripe_api
+        table_name varchar not null,     -- clicks, invoices, ...
+        path varchar not null,           -- relative to the landing directory, or api:<object>
+        sha256 varchar not null,
+        rows_read bigint not null,
+        rows_loaded bigint not null,
+        rows_rejected bigint not null,
+        loaded_at timestamp not null     -- wall clock of the load (UTC), for operators only
+    )
+    """,
+    """
+    create table if not exists raw.ingest_rejects (
+        delivery_seq bigint not null,
+        table_name varchar not null,
+        file_path varchar not null,
+        line_no bigint,
+        raw_text varchar,
+        reason varchar not null
+    )
+    """,
+    """
+    create table if not exists raw.stripe_objects (
+        delivery_seq bigint not null,
+        file_path varchar not null,
+        line_no bigint not null,
+        object_type varchar not null,    -- customers | invoices | charges | refunds | disputes | ...
+        object_id varchar not null,
+        body varchar not null            -- the object's JSON, as delivered
+    )
+    """,
+]
+
+
+def tracking_ddl(table: str) -> str:
+    cols = ",\n        ".join(f"{c} varchar" for c in TRACKING_COLUMNS[table])
+    return f"""
+    create table if not exists raw.tracking_{table} (
+        delivery_seq bigint not null,
+        file_path varchar not null,
+        line_no bigint not null,
+        {cols}
+    )
+    """
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the raw schema and its tables if they are missing (idempotent)."""
+    for ddl in RAW_DDL:
+        con.execute(ddl)
+    for table in TRACKING_COLUMNS:
+        con.execute(tracking_ddl(table))
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    return con

@@ -1,0 +1,28 @@
+{#- Money arithmetic (SPEC: integer cents, exact decimals, round half away from zero once per
+    entry). Every rounding in the project goes through round_half_away, on exact integers. -#}
+
+{#- Fixed-point scale for converted bases: a basis in the program's currency is carried as
+    cents × 10^12 (hugeint), exact for fx rates with up to 12 decimals. -#}
+{% macro basis_scale() -%}
+    cast(1000000000000 as hugeint)
+{%- endmacro %}
+
+{#- round(numerator / denominator), half away from zero, for integers with denominator > 0. -#}
+{% macro round_half_away(numerator, denominator, result_type='bigint') -%}
+    cast(
+        sign({{ numerator }})
+        * ((abs(cast({{ numerator }} as hugeint)) * 2 + cast({{ denominator }} as hugeint))
+            // (cast({{ denominator }} as hugeint) * 2))
+        as {{ result_type }}
+    )
+{%- endmacro %}
+
+{#- round(basis × rate_bps / 10000) with the basis in scaled cents (basis_scale). -#}
+{% macro bps_of_scaled(basis_scaled, rate_bps) -%}
+    {{ round_half_away(basis_scaled ~ ' * ' ~ rate_bps, basis_scale() ~ ' * 10000') }}
+{%- endmacro %}
+
+{#- round(amount × rate_bps / 10000) for integer cents. -#}
+{% macro bps_of_cents(amount_cents, rate_bps) -%}
+    {{ round_half_away(amount_cents ~ ' * ' ~ rate_bps, '10000') }}
+{%- endmacro %}

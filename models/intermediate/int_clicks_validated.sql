@@ -1,0 +1,1 @@
+{{ validated_versions('stg_tracking__clicks', ['click_id'], 'occurred_at') }}

@@ -1,0 +1,1 @@
+{{ validated_versions('stg_tracking__leads', ['lead_id'], 'occurred_at') }}

@@ -1,0 +1,59 @@
+{#- Period closes (SPEC §2.9): a run with as-of D closes every period whose end (the first
+    instant of the next month) is on or before D 00:00 and that is not closed yet. A program's
+    first period is the month of the earliest earned_at in its ledger at its first close; every
+    later month is closed, empty or not. Append-only: a closed period is never closed again. -#}
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
+with ledger as (
+    select program_id, min(earned_at) as first_earned_at
+    from {{ ref('int_ledger_accruals') }}
+    group by program_id
+),
+
+{% if is_incremental() %}
+already_closed as (
+    select program_id, max(period_start) as last_period_start
+    from {{ this }}
+    group by program_id
+),
+{% else %}
+already_closed as (
+    select cast(null as varchar) as program_id, cast(null as timestamp) as last_period_start
+    where false
+),
+{% endif %}
+
+next_period as (
+    select
+        ledger.program_id,
+        coalesce(
+            {{ dbt.dateadd('month', 1, 'already_closed.last_period_start') }},
+            {{ month_start('ledger.first_earned_at') }}
+        ) as first_open_period_start
+    from ledger
+    left join already_closed
+        on ledger.program_id = already_closed.program_id
+),
+
+due as (
+    select
+        next_period.program_id,
+        cast(spine.period_start as timestamp) as period_start
+    from next_period
+    cross join lateral (
+        select unnest(generate_series(
+            next_period.first_open_period_start,
+            {{ dbt.dateadd('month', -1, month_start(as_of_ts())) }},
+            interval 1 month
+        )) as period_start
+    ) as spine
+)
+
+select
+    program_id || '-' || strftime(period_start, '%Y-%m') as batch_id,
+    program_id,
+    strftime(period_start, '%Y-%m') as period,
+    period_start,
+    {{ dbt.dateadd('month', 1, 'period_start') }} as period_end,
+    {{ as_of_date() }} as closed_as_of
+from due

@@ -1,0 +1,25 @@
+with latest as (
+    {{ stripe_latest('charges') }}
+),
+
+typed as (
+    select
+        delivery_seq,
+        file_path,
+        line_no,
+        body as raw_text,
+        object_id as charge_id,
+        nullif({{ json_str('body', '$.invoice') }}, '') as invoice_id,
+        nullif({{ json_str('body', '$.customer') }}, '') as stripe_customer_id,
+        try_cast({{ json_str('body', '$.amount') }} as bigint) as amount_cents,
+        upper({{ json_str('body', '$.currency') }}) as currency,
+        {{ json_str('body', '$.status') }} as status,
+        coalesce(try_cast({{ json_str('body', '$.paid') }} as boolean), false) as is_paid,
+        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at,
+        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
+        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
+        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id
+    from latest
+)
+
+select * from typed

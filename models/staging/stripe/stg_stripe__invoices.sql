@@ -1,0 +1,30 @@
+with latest as (
+    {{ stripe_latest('invoices') }}
+),
+
+typed as (
+    select
+        delivery_seq,
+        file_path,
+        line_no,
+        body as raw_text,
+        object_id as invoice_id,
+        nullif({{ json_str('body', '$.customer') }}, '') as stripe_customer_id,
+        nullif({{ json_str('body', '$.subscription') }}, '') as subscription_id,
+        {{ json_str('body', '$.status') }} as status,
+        upper({{ json_str('body', '$.currency') }}) as currency,
+        try_cast({{ json_str('body', '$.amount_paid') }} as bigint) as amount_paid_cents,
+        coalesce(try_cast({{ json_str('body', '$.tax') }} as bigint), 0) as tax_cents,
+        {{ from_unix_seconds(json_str('body', '$.status_transitions.paid_at')) }} as paid_at,
+        nullif({{ json_str('body', '$.charge') }}, '') as charge_id,
+        nullif({{ json_str('body', '$.discount.coupon.id') }}, '') as coupon_code,
+        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
+        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
+        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id,
+        nullif({{ json_str('body', '$.subscription_details.metadata.program_id') }}, '') as sub_program_id,
+        nullif({{ json_str('body', '$.subscription_details.metadata.affitor_customer_key') }}, '') as sub_customer_key,
+        nullif({{ json_str('body', '$.subscription_details.metadata.affitor_click_id') }}, '') as sub_click_id
+    from latest
+)
+
+select * from typed
