@@ -35,15 +35,28 @@ def _env(values: dict[str, str]):
                 os.environ[key] = old
 
 
+def _release_duckdb() -> None:
+    """Close the database dbt-duckdb keeps open in this process after an in-process invoke.
+
+    Its environment caches one connection per process; left open, the night's writes stay in
+    the WAL and the file cannot be safely copied or renamed. There is no public call for it.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+
+
 def dbt_build(
     warehouse: Path,
-    rules_dir: Path,
     as_of: str,
     *,
     select: str | None = None,
     target_dir: Path | None = None,
 ) -> DbtResult:
-    """`dbt build` (seeds, models, tests) on `warehouse` with the rules in `rules_dir`."""
+    """`dbt build` (models and data tests) on `warehouse` for the night `as_of`."""
     from dbt.cli.main import dbtRunner
 
     args = [
@@ -55,19 +68,22 @@ def dbt_build(
         "--vars",
         json.dumps({"as_of": as_of}),
         "--quiet",
+        # unit tests check the models' logic, not the night's data: CI runs them (`dbt test`)
+        "--exclude-resource-type",
+        "unit_test",
     ]
     if select:
         args += ["--select", select]
     env = {
         "PARTNER_LEDGER_WAREHOUSE": str(warehouse.resolve()),
-        
-        "PARTNER_LEDGER_DBT_TARGET": str(
-            (target_dir or PROJECT_DIR / "target").resolve()
-        ),
+        "PARTNER_LEDGER_DBT_TARGET": str((target_dir or PROJECT_DIR / "target").resolve()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with _env(env):
-        result = dbtRunner().invoke(args)
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            _release_duckdb()
     failures: list[str] = []
     nodes = 0
     if result.result is not None:
@@ -75,8 +91,9 @@ def dbt_build(
             nodes += 1
             status = str(node_result.status)
             if status in ("error", "fail", "runtime error"):
-                message = (node_result.message or "").strip().splitlines()
-                failures.append(f"{node_result.node.name}: {status}: {message[0] if message else ''}")
+                lines = [line.strip() for line in (node_result.message or "").splitlines()]
+                detail = " | ".join(line for line in lines if line)[:600]
+                failures.append(f"{node_result.node.name}: {status}: {detail}")
     if not result.success:
         if result.exception is not None:
             failures.append(f"dbt: {result.exception}")

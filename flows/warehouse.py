@@ -25,7 +25,14 @@ TRACKING_COLUMNS: dict[str, list[str]] = {
         "payout_account",
     ],
     "coupons": ["coupon_code", "program_id", "partner_id"],
-    "clicks": ["click_id", "program_id", "partner_code", "occurred_at", "visitor_id", "landing_url"],
+    "clicks": [
+        "click_id",
+        "program_id",
+        "partner_code",
+        "occurred_at",
+        "visitor_id",
+        "landing_url",
+    ],
     "leads": ["lead_id", "program_id", "partner_code", "email", "occurred_at"],
     "signups": ["program_id", "customer_key", "email", "occurred_at", "click_id", "visitor_id"],
     "sales": [

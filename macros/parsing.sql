@@ -20,7 +20,7 @@
 
 {#- Emails are compared trimmed and lower-cased (SPEC §2.2). -#}
 {% macro normalize_email(column) -%}
-    nullif(lower(trim({{ column }})), '')
+    nullif(lower(regexp_replace({{ column }}, '^\s+|\s+$', '', 'g')), '')
 {%- endmacro %}
 
 {#- Empty strings count as absent. -#}

@@ -4,7 +4,12 @@
     later month is closed, empty or not. Append-only: a closed period is never closed again. -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
-with ledger as (
+with programs as (
+    select program_id, currency, debtor_name, debtor_iban, debtor_bic
+    from {{ ref('stg_rules__programs') }}
+),
+
+ledger as (
     select program_id, min(earned_at) as first_earned_at
     from {{ ref('int_ledger_accruals') }}
     group by program_id
@@ -49,11 +54,18 @@ due as (
     ) as spine
 )
 
+{#- The program's currency and debtor account are kept as they were at the close. -#}
 select
-    program_id || '-' || strftime(period_start, '%Y-%m') as batch_id,
-    program_id,
-    strftime(period_start, '%Y-%m') as period,
-    period_start,
-    {{ dbt.dateadd('month', 1, 'period_start') }} as period_end,
-    {{ as_of_date() }} as closed_as_of
+    due.program_id || '-' || strftime(due.period_start, '%Y-%m') as batch_id,
+    due.program_id,
+    strftime(due.period_start, '%Y-%m') as period,
+    due.period_start,
+    {{ dbt.dateadd('month', 1, 'due.period_start') }} as period_end,
+    {{ as_of_date() }} as closed_as_of,
+    programs.currency,
+    programs.debtor_name,
+    programs.debtor_iban,
+    programs.debtor_bic
 from due
+inner join programs
+    on due.program_id = programs.program_id

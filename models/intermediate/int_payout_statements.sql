@@ -27,7 +27,7 @@ accruals as (
 ),
 
 programs as (
-    select program_id, currency, min_payout_cents from {{ ref('stg_rules__programs') }}
+    select program_id, min_payout_cents from {{ ref('stg_rules__programs') }}
 ),
 
 partners as (
@@ -80,6 +80,7 @@ partner_batches as (
         new_batches.period_end,
         new_batches.closed_as_of,
         new_batches.period_index,
+        new_batches.currency,
         program_partners.partner_id
     from new_batches
     inner join (select distinct program_id, partner_id from accruals) as program_partners
@@ -122,7 +123,6 @@ measured as (
 eligibility as (
     select
         partner_batches.*,
-        programs.currency,
         programs.min_payout_cents,
         partners.partner_name,
         partners.partner_email,

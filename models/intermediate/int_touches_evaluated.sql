@@ -128,7 +128,9 @@ judged as (
         sources.priority as source_priority,
         programs.attribution_model,
         case
-            when touches.touched_at > customers.converted_at then 'after_conversion'
+            {# a coupon is timed at the first paid event and is always "at or before" #}
+            when touches.touch_source != 'coupon' and touches.touched_at > customers.converted_at
+                then 'after_conversion'
             when sources.window_days > 0
                 and touches.touched_at < {{ dbt.dateadd('day', '-1 * sources.window_days', 'customers.converted_at') }}
                 then 'outside_window'
@@ -189,7 +191,7 @@ explained as (
         window_days,
         source_priority,
         attribution_model,
-        eligible_rank = 1 as is_winner,
+        coalesce(eligible_rank = 1, false) as is_winner,
         case
             when ineligible_reason is not null then ineligible_reason
             when eligible_rank = 1 then null

@@ -3,10 +3,6 @@ with periods as (
     select * from {{ ref('int_payout_periods_closed') }}
 ),
 
-programs as (
-    select program_id, currency from {{ ref('stg_rules__programs') }}
-),
-
 statements as (
     select * from {{ ref('int_payout_statements') }}
 ),
@@ -31,14 +27,15 @@ select
     periods.period_start,
     periods.period_end,
     periods.closed_as_of as as_of,
-    programs.currency,
+    periods.currency,
+    periods.debtor_name,
+    periods.debtor_iban,
+    periods.debtor_bic,
     coalesce(totals.row_count, 0) as row_count,
     cast(coalesce(totals.total_cents, 0) as bigint) as total_cents,
     cast(coalesce(totals.carried_cents, 0) as bigint) as carried_cents,
     coalesce(totals.carried_count, 0) as carried_count,
     cast(coalesce(totals.held_cents, 0) as bigint) as held_cents
 from periods
-inner join programs
-    on periods.program_id = programs.program_id
 left join totals
     on periods.batch_id = totals.batch_id

@@ -1,0 +1,180 @@
+"""Audit of the batches a run is about to publish (write-audit-publish), with Great Expectations.
+
+Runs on the run's working copy of the warehouse, before it is committed: a failed expectation
+means nothing is committed and nothing is published. GX reads pandas frames taken from DuckDB
+(its SQL datasource over duckdb-engine is broken, see docs/decisions). The data-docs HTML report
+is written under ``<out>/reports/gx``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+
+class CheckFailed(RuntimeError):
+    """A payout batch failed an expectation; the message names each failed expectation."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    batches: tuple[str, ...]
+    expectations: int
+    docs_index: Path | None
+
+
+LINES_SQL = """
+select lines.batch_id, lines.partner_id, lines.payout_method, lines.payout_account,
+       lines.amount_cents, lines.currency, programs.currency as program_currency,
+       lines.amount_cents - programs.min_payout_cents as amount_over_minimum_cents
+from exp_payouts as lines
+join fct_payout_batches as batches using (batch_id)
+join staging.stg_rules__programs as programs on batches.program_id = programs.program_id
+where batches.as_of = $as_of
+"""
+
+BATCHES_SQL = """
+select batches.batch_id, batches.total_cents, batches.row_count,
+       coalesce((select -sum(amount_cents) from fct_ledger_entries as entries
+                 where entries.batch_id = batches.batch_id), 0) as ledger_payout_cents,
+       coalesce((select sum(amount_cents) from exp_payouts as lines
+                 where lines.batch_id = batches.batch_id), 0) as lines_total_cents,
+       coalesce((select count(*) from exp_payouts as lines
+                 where lines.batch_id = batches.batch_id), 0) as lines_count
+from fct_payout_batches as batches
+where batches.as_of = $as_of
+"""
+
+STATEMENTS_SQL = """
+with chained as (
+    select statements.*,
+           batches.as_of,
+           lag(statements.closing_balance_cents) over (
+               partition by batches.program_id, statements.partner_id order by batches.period
+           ) as previous_closing_cents,
+           lag(batches.period) over (
+               partition by batches.program_id, statements.partner_id order by batches.period
+           ) as previous_period,
+           strftime(batches.period_start - interval 1 month, '%Y-%m') as prior_period
+    from exp_statements as statements
+    join fct_payout_batches as batches using (batch_id)
+)
+select batch_id, partner_id,
+       opening_balance_cents + commission_cents + referral_commission_cents + clawback_cents
+         + adjustment_cents - payout_cents - closing_balance_cents as identity_gap_cents,
+       opening_balance_cents - case when previous_period = prior_period
+                                    then previous_closing_cents else 0 end as chain_gap_cents,
+       case when payout_cents > 0 then closing_balance_cents else 0 end as paid_closing_cents
+from chained
+where as_of = $as_of
+"""
+
+
+def _suites():
+    import great_expectations as gx
+
+    expect = gx.expectations
+    return {
+        "payout_lines": (
+            LINES_SQL,
+            [
+                expect.ExpectCompoundColumnsToBeUnique(column_list=["batch_id", "partner_id"]),
+                expect.ExpectColumnValuesToBeBetween(column="amount_cents", min_value=1),
+                expect.ExpectColumnValuesToBeBetween(
+                    column="amount_over_minimum_cents", min_value=0
+                ),
+                expect.ExpectColumnPairValuesToBeEqual(
+                    column_A="currency", column_B="program_currency"
+                ),
+                expect.ExpectColumnValuesToNotBeNull(column="payout_method"),
+                expect.ExpectColumnValuesToNotBeNull(column="payout_account"),
+            ],
+        ),
+        "payout_batches": (
+            BATCHES_SQL,
+            [
+                expect.ExpectColumnPairValuesToBeEqual(
+                    column_A="total_cents", column_B="ledger_payout_cents"
+                ),
+                expect.ExpectColumnPairValuesToBeEqual(
+                    column_A="total_cents", column_B="lines_total_cents"
+                ),
+                expect.ExpectColumnPairValuesToBeEqual(
+                    column_A="row_count", column_B="lines_count"
+                ),
+            ],
+        ),
+        "payout_statements": (
+            STATEMENTS_SQL,
+            [
+                expect.ExpectColumnValuesToBeInSet(column="identity_gap_cents", value_set=[0]),
+                expect.ExpectColumnValuesToBeInSet(column="chain_gap_cents", value_set=[0]),
+                expect.ExpectColumnValuesToBeInSet(column="paid_closing_cents", value_set=[0]),
+            ],
+        ),
+    }
+
+
+def _describe(result) -> str:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
+    observed = result.result.get("partial_unexpected_list") or result.result.get("observed_value")
+    return f"{config.type}({kwargs}) failed; unexpected: {observed!r}"
+
+
+def check_new_batches(con: duckdb.DuckDBPyConnection, as_of: str, report_dir: Path) -> CheckReport:
+    """Validate the batches closed by the run of `as_of`; raise CheckFailed on any failure."""
+    batches = tuple(
+        row[0]
+        for row in con.execute(
+            "select batch_id from fct_payout_batches where as_of = ? order by batch_id", [as_of]
+        ).fetchall()
+    )
+    if not batches:
+        return CheckReport((), 0, None)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(report_dir))
+    source = context.data_sources.add_or_update_pandas("warehouse")
+    failures: list[str] = []
+    count = 0
+    for name, (sql, expectations) in _suites().items():
+        frame = con.execute(sql, {"as_of": as_of}).df()
+        asset = (
+            source.add_dataframe_asset(name)
+            if name not in source.get_asset_names()
+            else (source.get_asset(name))
+        )
+        batch_definition = asset.add_batch_definition_whole_dataframe(f"{name}_{as_of}")
+        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name))
+        for expectation in expectations:
+            suite.add_expectation(expectation)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{name}_{as_of}", data=batch_definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"{name}_{as_of}",
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            )
+        )
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        for validation in outcome.run_results.values():
+            for result in validation.results:
+                count += 1
+                if not result.success:
+                    failures.append(f"{name}: {_describe(result)}")
+    docs = report_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    log.info("checked %d batch(es) with %d expectations", len(batches), count)
+    if failures:
+        raise CheckFailed("payout check failed, nothing published:\n" + "\n".join(failures))
+    return CheckReport(batches, count, docs if docs.exists() else None)

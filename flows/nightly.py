@@ -1,0 +1,241 @@
+"""The nightly settlement run as one Prefect flow of small typed tasks (SPEC §3.3 `run`).
+
+write → audit → publish: the run works on a copy of the warehouse; ingest, rules and the dbt
+build write there; Great Expectations audits the batches the run closes; only then is the copy
+renamed over the warehouse (commit) and the missing batch folders published from it. A failure
+anywhere before the commit leaves the warehouse and the payout folders exactly as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+
+from flows.checks import check_new_batches
+from flows.config import RunConfig
+from flows.dbt import dbt_build
+from flows.ingest import ingest_landing
+from flows.publish import publish_missing
+from flows.rules_load import load_rules
+from flows.warehouse import connect, ensure_raw_schema
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+@dataclass
+class RunSummary:
+    as_of: str
+    files_loaded: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    stripe_api_objects: int = 0
+    models_built: int = 0
+    quarantined: int = 0
+    ledger_entries_appended: int = 0
+    batches_closed: list[str] = field(default_factory=list)
+    batches_published: list[str] = field(default_factory=list)
+    partners_paid: int = 0
+    paid_cents_by_currency: dict[str, int] = field(default_factory=dict)
+    carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
+    data_docs: str | None = None
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        return get_run_logger()
+    except Exception:  # outside a flow run (plain function call in a test)
+        return logging.getLogger("partner_ledger")
+
+
+def working_copy_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".run")
+
+
+@task(retries=2, retry_delay_seconds=2)
+def prepare_working_copy(warehouse: Path) -> Path:
+    """Copy the committed warehouse aside; the run writes only to the copy."""
+    work = working_copy_path(warehouse)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (work, work.with_name(work.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    if warehouse.exists():
+        shutil.copyfile(warehouse, work)
+    return work
+
+
+@task(retries=2, retry_delay_seconds=2)
+def ingest(work: Path, landing: Path) -> dict[str, int]:
+    """Load new and changed landing files (and Stripe through the API when configured)."""
+    log = _logger()
+    con = connect(work)
+    try:
+        ensure_raw_schema(con)
+        summary = ingest_landing(con, landing) if landing.is_dir() else None
+        api_objects = 0
+        if os.environ.get("STRIPE_API_KEY"):
+            from flows.stripe_api import pull_stripe_from_env
+
+            pulled = pull_stripe_from_env(con)
+            api_objects = pulled.objects if pulled else 0
+    finally:
+        con.close()
+    if summary is None:
+        log.warning("landing directory %s does not exist: nothing to load", landing)
+        return {"files": 0, "rows_loaded": 0, "rows_rejected": 0, "api_objects": api_objects}
+    log.info(
+        "loaded %d file(s): %d rows read, %d loaded, %d rejected (%d unchanged file(s) skipped)",
+        len(summary.loads),
+        summary.rows_read,
+        summary.rows_loaded,
+        summary.rows_rejected,
+        summary.skipped,
+    )
+    return {
+        "files": len(summary.loads),
+        "rows_loaded": summary.rows_loaded,
+        "rows_rejected": summary.rows_rejected,
+        "api_objects": api_objects,
+    }
+
+
+@task
+def load_rules_folder(work: Path, rules: Path) -> list[str]:
+    """Validate the rules folder and load it; an inconsistent folder stops the run here."""
+    con = connect(work)
+    try:
+        summary = load_rules(con, rules)
+    finally:
+        con.close()
+    _logger().info("rules from %s: programs %s", rules, ", ".join(summary.program_ids))
+    return list(summary.program_ids)
+
+
+@task
+def build(work: Path, as_of: date, target_dir: Path | None = None) -> int:
+    """`dbt build`: models and data tests; a failing test stops the run before the commit."""
+    result = dbt_build(work, as_of.isoformat(), target_dir=target_dir)
+    _logger().info("dbt built %d node(s)", result.nodes)
+    return result.nodes
+
+
+@task
+def audit(work: Path, as_of: date, report_dir: Path) -> str | None:
+    """Great Expectations on the batches this run closes."""
+    con = connect(work)
+    try:
+        report = check_new_batches(con, as_of.isoformat(), report_dir)
+    finally:
+        con.close()
+    if report.batches:
+        _logger().info(
+            "audited %d batch(es): %d expectations passed", len(report.batches), report.expectations
+        )
+    return str(report.docs_index) if report.docs_index else None
+
+
+@task
+def commit(work: Path, warehouse: Path) -> None:
+    """Make the run's copy the warehouse, atomically."""
+    con = connect(work)
+    con.execute("checkpoint")
+    con.close()
+    wal = work.with_name(work.name + ".wal")
+    if wal.exists():
+        raise RuntimeError(f"{work} still has a write-ahead log after checkpoint; not committed")
+    with open(work, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(work, warehouse)
+
+
+@task(retries=2, retry_delay_seconds=2)
+def publish(warehouse: Path, out: Path) -> list[str]:
+    """Write every closed batch folder that is missing."""
+    con = connect(warehouse, read_only=True)
+    try:
+        published = publish_missing(con, out)
+    finally:
+        con.close()
+    for batch in published:
+        _logger().info(
+            "published %s: %d line(s), %d cents", batch.batch_id, batch.row_count, batch.total_cents
+        )
+    return [batch.batch_id for batch in published]
+
+
+def summarize(warehouse: Path, summary: RunSummary) -> RunSummary:
+    con = connect(warehouse, read_only=True)
+    try:
+        as_of = summary.as_of
+        summary.quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
+        summary.ledger_entries_appended = con.execute(
+            "select count(*) from fct_ledger_entries where recorded_at = ?", [as_of]
+        ).fetchone()[0]
+        summary.batches_closed = [
+            row[0]
+            for row in con.execute(
+                "select batch_id from fct_payout_batches where as_of = ? order by 1", [as_of]
+            ).fetchall()
+        ]
+        rows = con.execute(
+            "select currency, count(*), sum(amount_cents) from fct_payout_lines "
+            "join fct_payout_batches using (batch_id, currency) where as_of = ? group by 1",
+            [as_of],
+        ).fetchall()
+        summary.partners_paid = sum(row[1] for row in rows)
+        summary.paid_cents_by_currency = {row[0]: int(row[2]) for row in rows}
+        carried = con.execute(
+            "select carried_reason, sum(closing_balance_cents) from fct_payout_statements "
+            "where closed_as_of = ? and carried_reason is not null group by 1 order by 1",
+            [as_of],
+        ).fetchall()
+        summary.carried_cents_by_reason = {row[0]: int(row[1]) for row in carried}
+    finally:
+        con.close()
+    return summary
+
+
+@flow(name="nightly-settlement", log_prints=True)
+def nightly_settlement(
+    landing: Path,
+    rules: Path,
+    warehouse: Path,
+    out: Path,
+    as_of: date | None = None,
+) -> dict:
+    """One nightly settlement run: ingest, build, check, close due periods, publish.
+
+    Without an as-of (a scheduled run), the night is today's date in UTC.
+    """
+    as_of = as_of or datetime.now(UTC).date()
+    config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
+    summary = RunSummary(as_of=as_of.isoformat())
+    work = prepare_working_copy(config.warehouse)
+    try:
+        loaded = ingest(work, config.landing)
+        load_rules_folder(work, config.rules)
+        summary.models_built = build(
+            work, config.as_of, target_dir=config.warehouse.parent / "dbt_target"
+        )
+        summary.data_docs = audit(work, config.as_of, config.report_dir)
+        commit(work, config.warehouse)
+    finally:
+        working_copy_path(config.warehouse).unlink(missing_ok=True)
+    summary.files_loaded = loaded["files"]
+    summary.rows_loaded = loaded["rows_loaded"]
+    summary.rows_rejected = loaded["rows_rejected"]
+    summary.stripe_api_objects = loaded["api_objects"]
+    summary.batches_published = publish(config.warehouse, config.out)
+    summarize(config.warehouse, summary)
+    create_table_artifact(
+        key=f"settlement-{as_of.isoformat()}",
+        table=[{"metric": key, "value": str(value)} for key, value in asdict(summary).items()],
+        description=f"Nightly settlement as of {as_of.isoformat()}",
+    )
+    return asdict(summary)
