@@ -55,14 +55,16 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
 
 
 def working_copy_path(warehouse: Path) -> Path:
-    return warehouse.with_name(warehouse.name + ".run")
+    """The run's copy keeps the warehouse's file name (DuckDB names its catalog after it, and
+    dbt's views refer to that catalog), in a hidden folder beside it."""
+    return warehouse.parent / ".run" / warehouse.name
 
 
 @task(retries=2, retry_delay_seconds=2)
 def prepare_working_copy(warehouse: Path) -> Path:
     """Copy the committed warehouse aside; the run writes only to the copy."""
     work = working_copy_path(warehouse)
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    work.parent.mkdir(parents=True, exist_ok=True)
     for stale in (work, work.with_name(work.name + ".wal")):
         stale.unlink(missing_ok=True)
     if warehouse.exists():
@@ -169,31 +171,50 @@ def publish(warehouse: Path, out: Path) -> list[str]:
     return [batch.batch_id for batch in published]
 
 
-def summarize(warehouse: Path, summary: RunSummary) -> RunSummary:
+def ledger_state(warehouse: Path) -> tuple[int, set[str]]:
+    """How many ledger entries and which batches a warehouse holds (none before the first run)."""
+    if not warehouse.exists():
+        return 0, set()
     con = connect(warehouse, read_only=True)
     try:
-        as_of = summary.as_of
+        tables = {
+            row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
+        if not {"fct_ledger_entries", "fct_payout_batches"} <= tables:
+            return 0, set()
+        entries = con.execute("select count(*) from fct_ledger_entries").fetchone()[0]
+        batches = {
+            row[0] for row in con.execute("select batch_id from fct_payout_batches").fetchall()
+        }
+    finally:
+        con.close()
+    return int(entries), batches
+
+
+def summarize(warehouse: Path, summary: RunSummary, before: tuple[int, set[str]]) -> RunSummary:
+    con = connect(warehouse, read_only=True)
+    try:
         summary.quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
-        summary.ledger_entries_appended = con.execute(
-            "select count(*) from fct_ledger_entries where recorded_at = ?", [as_of]
-        ).fetchone()[0]
-        summary.batches_closed = [
+        entries_before, batches_before = before
+        summary.ledger_entries_appended = (
+            con.execute("select count(*) from fct_ledger_entries").fetchone()[0] - entries_before
+        )
+        summary.batches_closed = sorted(
             row[0]
-            for row in con.execute(
-                "select batch_id from fct_payout_batches where as_of = ? order by 1", [as_of]
-            ).fetchall()
-        ]
+            for row in con.execute("select batch_id from fct_payout_batches").fetchall()
+            if row[0] not in batches_before
+        )
         rows = con.execute(
             "select currency, count(*), sum(amount_cents) from fct_payout_lines "
-            "join fct_payout_batches using (batch_id, currency) where as_of = ? group by 1",
-            [as_of],
+            "where list_contains(?, batch_id) group by 1",
+            [summary.batches_closed],
         ).fetchall()
         summary.partners_paid = sum(row[1] for row in rows)
         summary.paid_cents_by_currency = {row[0]: int(row[2]) for row in rows}
         carried = con.execute(
             "select carried_reason, sum(closing_balance_cents) from fct_payout_statements "
-            "where closed_as_of = ? and carried_reason is not null group by 1 order by 1",
-            [as_of],
+            "where list_contains(?, batch_id) and carried_reason is not null group by 1 order by 1",
+            [summary.batches_closed],
         ).fetchall()
         summary.carried_cents_by_reason = {row[0]: int(row[1]) for row in carried}
     finally:
@@ -216,6 +237,7 @@ def nightly_settlement(
     as_of = as_of or datetime.now(UTC).date()
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
     summary = RunSummary(as_of=as_of.isoformat())
+    before = ledger_state(config.warehouse)
     work = prepare_working_copy(config.warehouse)
     try:
         loaded = ingest(work, config.landing)
@@ -232,7 +254,7 @@ def nightly_settlement(
     summary.rows_rejected = loaded["rows_rejected"]
     summary.stripe_api_objects = loaded["api_objects"]
     summary.batches_published = publish(config.warehouse, config.out)
-    summarize(config.warehouse, summary)
+    summarize(config.warehouse, summary, before)
     create_table_artifact(
         key=f"settlement-{as_of.isoformat()}",
         table=[{"metric": key, "value": str(value)} for key, value in asdict(summary).items()],

@@ -46,7 +46,9 @@
     )
 
     select
-        *,
+        * exclude (raw_text),
+        {#- the record's text is only kept where it is needed: for a quarantine row -#}
+        case when quarantine_reason is not null then raw_text end as raw_text,
         quarantine_reason is null and version_rank = 1 as is_newest,
         quarantine_reason is null and version_rank = 1
             and (record_at is null or {{ is_visible('record_at') }}) as is_visible
