@@ -33,3 +33,15 @@
     (12 * (extract(year from {{ b }}) - extract(year from {{ a }}))
         + (extract(month from {{ b }}) - extract(month from {{ a }})))
 {%- endmacro %}
+
+{#- A Stripe reference that may come as an id or as the expanded object: the id either way. -#}
+{% macro json_ref(body, path) -%}
+    {{ return(adapter.dispatch('json_ref', 'partner_ledger')(body, path)) }}
+{%- endmacro %}
+{% macro default__json_ref(body, path) -%}
+    nullif(coalesce(
+        json_extract_string({{ body }}, '{{ path }}.id'),
+        case when json_type({{ body }}, '{{ path }}') = 'VARCHAR'
+            then json_extract_string({{ body }}, '{{ path }}') end
+    ), '')
+{%- endmacro %}

@@ -9,7 +9,7 @@ typed as (
         line_no,
         body as raw_text,
         object_id as dispute_id,
-        nullif({{ json_str('body', '$.charge') }}, '') as charge_id,
+        {{ json_ref('body', '$.charge') }} as charge_id,
         try_cast({{ json_str('body', '$.amount') }} as bigint) as amount_cents,
         upper({{ json_str('body', '$.currency') }}) as currency,
         {{ json_str('body', '$.status') }} as status,

@@ -1,0 +1,352 @@
+"""Payout folders (SPEC §2.9, §3.2) from a warehouse built by real nightly flow runs.
+
+The worked example is run for the nights 2025-04-01, 2025-05-01 and 2025-06-01 (enough to close
+March, April and May, see its README). Then: publishing is killed with SIGKILL at many points and
+every batch folder must still be absent or complete; a closed period is never rewritten; folders
+and files are private; payouts.parquet mirrors payouts.csv; sepa.xml is a valid pain.001.001.03
+holding exactly the sepa lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flows.publish import publish_missing
+from flows.warehouse import connect
+
+REPO = Path(__file__).resolve().parent.parent
+NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
+PERIODS = ("2025-03", "2025-04", "2025-05")
+PROGRAM = "prog_lumen"
+PAYOUT_COLUMNS = [
+    "batch_id",
+    "partner_id",
+    "partner_name",
+    "partner_email",
+    "payout_method",
+    "payout_account",
+    "amount",
+    "amount_cents",
+    "currency",
+]
+PAIN = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+NS = {"p": PAIN}
+
+
+def build_example(request: pytest.FixtureRequest, tmp_path_factory, example: Path) -> Path:
+    """The example run for NIGHTS into `<basetemp>/example_three_nights/{warehouse,out}`, built
+    once per session (test_checks.py uses the same folder). Callers never write in it."""
+    root = tmp_path_factory.getbasetemp() / "example_three_nights"
+    if (root / "built.ok").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    request.getfixturevalue("prefect_harness")
+    from flows.nightly import nightly_settlement
+
+    for night in NIGHTS:
+        nightly_settlement(
+            as_of=date.fromisoformat(night),
+            landing=example / "landing",
+            rules=example / "rules",
+            warehouse=root / "warehouse" / "example.duckdb",
+            out=root / "out",
+        )
+    (root / "built.ok").write_text("ok\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(request, tmp_path_factory, example: Path) -> Path:
+    return build_example(request, tmp_path_factory, example)
+
+
+@pytest.fixture(scope="module")
+def payouts(built: Path) -> Path:
+    return built / "out" / "payouts" / PROGRAM
+
+
+def copy_warehouse(built: Path, dest: Path) -> Path:
+    """A copy keeps the file name: dbt's views refer to the catalog named after it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / "example.duckdb"
+    shutil.copyfile(built / "warehouse" / "example.duckdb", target)
+    return target
+
+
+def digest_tree(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_the_three_closed_periods_are_published(payouts: Path) -> None:
+    assert sorted(p.name for p in payouts.iterdir()) == list(PERIODS)
+
+
+# --- (a) SIGKILL during publish -------------------------------------------------------------------
+
+PUBLISH_SCRIPT = r"""
+import sys, time
+from pathlib import Path
+from flows.publish import publish_missing
+from flows.warehouse import connect
+con = connect(Path(sys.argv[1]), read_only=True)
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+start = time.perf_counter()
+published = publish_missing(con, Path(sys.argv[2]))
+sys.stdout.write(f"done {time.perf_counter() - start:.6f} {len(published)}\n")
+sys.stdout.flush()
+"""
+
+
+def start_publish(warehouse: Path, out: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PUBLISH_SCRIPT, str(warehouse), str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"publish subprocess did not start: {line!r} {err[-2000:]}")
+    return proc
+
+
+def assert_absent_or_complete(program_folder: Path, reference: Path) -> set[str]:
+    """Every period folder is absent or complete and equal to the reference; returns the
+    periods present. Only hidden temporary folders may be there besides them."""
+    present = set()
+    if not program_folder.exists():
+        return present
+    for entry in program_folder.iterdir():
+        if entry.name.startswith(".tmp-"):
+            continue
+        assert entry.name in PERIODS, f"unexpected entry {entry}"
+        manifest_path = entry / "manifest.json"
+        assert manifest_path.is_file(), f"{entry} exists without its manifest"
+        manifest = json.loads(manifest_path.read_text())
+        assert set(manifest["files"]) == {"payouts.csv", "payouts.parquet", "statements.csv"} | (
+            {"sepa.xml"} if "sepa.xml" in manifest["files"] else set()
+        )
+        assert {p.name for p in entry.iterdir()} == set(manifest["files"]) | {"manifest.json"}
+        for name, digest in manifest["files"].items():
+            actual = hashlib.sha256((entry / name).read_bytes()).hexdigest()
+            assert actual == digest, f"{entry / name}: sha256 differs from the manifest"
+        assert digest_tree(entry) == digest_tree(reference / entry.name)
+        present.add(entry.name)
+    return present
+
+
+def test_sigkill_during_publish_leaves_folders_absent_or_complete(
+    built: Path, tmp_path: Path
+) -> None:
+    warehouse = copy_warehouse(built, tmp_path / "warehouse")
+    reference_out = tmp_path / "clean"
+    con = connect(warehouse, read_only=True)
+    try:
+        assert [b.batch_id for b in publish_missing(con, reference_out)] == [
+            f"{PROGRAM}-{period}" for period in PERIODS
+        ]
+        reference = reference_out / "payouts" / PROGRAM
+        assert digest_tree(reference) == digest_tree(built / "out" / "payouts" / PROGRAM)
+
+        # how long a full publish takes in a fresh process, once started
+        timings = []
+        for attempt in range(2):
+            proc = start_publish(warehouse, tmp_path / f"timing-{attempt}")
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err[-2000:]
+            timings.append(float(out.split()[1]))
+        full = max(timings)
+
+        rng = random.Random(20250601)
+        kills = 24
+        delays = [full * (i + rng.random()) / kills for i in range(kills)]
+        outcomes = []
+        for i, delay in enumerate(delays):
+            out = tmp_path / f"killed-{i:02d}"
+            proc = start_publish(warehouse, out)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+            folder = out / "payouts" / PROGRAM
+            present = assert_absent_or_complete(folder, reference)
+            leftovers = sorted(p.name for p in folder.glob(".tmp-*")) if folder.exists() else []
+            outcomes.append((round(delay, 4), proc.returncode, sorted(present), leftovers))
+
+            # a normal publish then completes every folder, byte-identical to a clean one
+            redone = publish_missing(con, out)
+            assert sorted(b.folder.name for b in redone) == sorted(set(PERIODS) - present)
+            assert digest_tree(out / "payouts") == digest_tree(reference_out / "payouts")
+            assert list(folder.glob(".tmp-*")) == []
+    finally:
+        con.close()
+
+    killed_midway = [o for o in outcomes if o[1] == -signal.SIGKILL and len(o[2]) < len(PERIODS)]
+    assert len(killed_midway) >= kills // 2, (full, outcomes)
+
+
+# --- (b) a closed period is never rewritten ----------------------------------------------------
+
+
+def test_a_closed_period_is_never_rewritten(built: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(built / "out" / "payouts", out / "payouts", copy_function=shutil.copy2)
+    files = sorted(p for p in (out / "payouts").rglob("*") if p.is_file())
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+    time.sleep(0.05)  # a rewrite would show in st_mtime_ns
+
+    con = connect(built / "warehouse" / "example.duckdb", read_only=True)
+    try:
+        assert publish_missing(con, out) == []
+    finally:
+        con.close()
+    # even a warehouse whose lines differ for those periods does not touch them
+    changed = copy_warehouse(built, tmp_path / "changed")
+    con = connect(changed)
+    try:
+        con.execute("update fct_payout_lines set amount_cents = amount_cents + 100")
+        con.execute("update fct_payout_batches set total_cents = total_cents + 100")
+        assert publish_missing(con, out) == []
+    finally:
+        con.close()
+
+    after = sorted(p for p in (out / "payouts").rglob("*") if p.is_file())
+    assert after == files
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in after} == before
+
+
+# --- (c) permissions ---------------------------------------------------------------------------
+
+
+def test_payout_folders_are_0700_and_files_0600(built: Path, payouts: Path) -> None:
+    folders = [built / "out" / "payouts", payouts] + [payouts / period for period in PERIODS]
+    for folder in folders:
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    files = [p for period in PERIODS for p in (payouts / period).iterdir()]
+    assert len(files) >= 4 * len(PERIODS)
+    for path in files:
+        assert path.is_file() and path.stat().st_mode & 0o777 == 0o600, path
+
+
+# --- (d) parquet mirrors csv -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_parquet_has_the_rows_and_columns_of_the_csv(payouts: Path, period: str) -> None:
+    rows = read_csv(payouts / period / "payouts.csv")
+    table = pq.read_table(payouts / period / "payouts.parquet")
+    assert table.column_names == PAYOUT_COLUMNS
+    with (payouts / period / "payouts.csv").open(newline="", encoding="utf-8") as handle:
+        assert next(csv.reader(handle)) == PAYOUT_COLUMNS
+    assert table.schema.field("amount_cents").type == pa.int64()
+    for name in PAYOUT_COLUMNS:
+        if name != "amount_cents":
+            assert table.schema.field(name).type == pa.string(), name
+    expected = [{k: (int(v) if k == "amount_cents" else v) for k, v in row.items()} for row in rows]
+    actual = [{k: ("" if v is None else v) for k, v in row.items()} for row in table.to_pylist()]
+    assert actual == expected
+    assert len(actual) == 2
+    for row in actual:
+        assert Decimal(row["amount"]) * 100 == row["amount_cents"]
+
+
+# --- (e) sepa.xml ------------------------------------------------------------------------------
+
+
+def pain_xsd() -> Path:
+    import sepaxml
+
+    path = Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd"
+    assert path.is_file(), path
+    return path
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_sepa_xml_is_valid_pain001_with_exactly_the_sepa_lines(
+    payouts: Path, example: Path, period: str
+) -> None:
+    import xmlschema
+
+    folder = payouts / period
+    sepa = folder / "sepa.xml"
+    schema = xmlschema.XMLSchema(str(pain_xsd()))
+    schema.validate(str(sepa))  # raises with the reason when invalid
+
+    lines = [row for row in read_csv(folder / "payouts.csv") if row["payout_method"] == "sepa"]
+    assert lines, "the example pays Mira by sepa every month"
+    root = ET.parse(sepa).getroot()
+    transactions = root.findall(".//p:CdtTrfTxInf", NS)
+    got = sorted(
+        (
+            tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS),
+            Decimal(tx.findtext("p:Amt/p:InstdAmt", namespaces=NS)),
+            tx.find("p:Amt/p:InstdAmt", NS).get("Ccy"),
+            tx.findtext("p:Cdtr/p:Nm", namespaces=NS),
+        )
+        for tx in transactions
+    )
+    want = sorted(
+        (
+            row["payout_account"].replace(" ", "").upper(),
+            Decimal(row["amount"]),
+            row["currency"],
+            row["partner_name"],
+        )
+        for row in lines
+    )
+    assert got == want
+    total = sum(Decimal(row["amount"]) for row in lines)
+    assert root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:NbOfTxs", namespaces=NS) == str(len(lines))
+    assert Decimal(root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:CtrlSum", namespaces=NS)) == total
+
+    program = read_csv(example / "rules" / "programs.csv")[0]
+    assert root.findtext(".//p:DbtrAcct/p:Id/p:IBAN", namespaces=NS) == program["debtor_iban"]
+    assert root.findtext(".//p:DbtrAgt/p:FinInstnId/p:BIC", namespaces=NS) == program["debtor_bic"]
+    text = sepa.read_text(encoding="utf-8")
+    for row in read_csv(folder / "payouts.csv"):
+        if row["payout_method"] != "sepa":
+            assert row["payout_account"] not in text and row["partner_id"] not in text
+
+
+def test_manifest_matches_files_and_batch(payouts: Path) -> None:
+    for period in PERIODS:
+        folder = payouts / period
+        manifest = json.loads((folder / "manifest.json").read_text())
+        rows = read_csv(folder / "payouts.csv")
+        assert manifest["batch_id"] == f"{PROGRAM}-{period}" and manifest["period"] == period
+        assert manifest["program_id"] == PROGRAM and manifest["currency"] == "EUR"
+        assert manifest["row_count"] == len(rows)
+        assert manifest["total_cents"] == sum(int(row["amount_cents"]) for row in rows)
+        for name, digest in manifest["files"].items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    assert os.listdir(payouts.parent) == [PROGRAM]

@@ -1,0 +1,115 @@
+"""A generated year (the demo program) replayed night by night as real flow runs.
+
+Every night's dbt build runs the cross-layer tests (conservation identity, statement chain,
+payout totals, nothing lost at load); here we also check the identity directly, that every
+month got its batch, and that running the last night again appends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.config import DEFAULTS
+from flows.demo import demo_flow, replay_nights
+from flows.nightly import nightly_settlement
+
+
+@pytest.fixture(scope="module")
+def replayed(prefect_harness, tmp_path_factory) -> tuple[Path, dict]:
+    directory = tmp_path_factory.mktemp("demo")
+    result = demo_flow(directory=directory, scale=1, seed=7, nights="monthly")
+    return directory, result
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_replay_nights_close_every_month() -> None:
+    nights = replay_nights(date(2025, 1, 1), date(2025, 12, 31), "monthly")
+    assert nights[0] == date(2025, 2, 1) and nights[-1] == date(2026, 1, 1)
+    assert len(nights) == 12
+    weekly = replay_nights(date(2025, 1, 1), date(2025, 3, 31), "weekly")
+    assert date(2025, 2, 1) in weekly and date(2025, 4, 1) in weekly
+
+
+def test_every_program_month_has_its_batch(replayed) -> None:
+    directory, _ = replayed
+    con = duckdb.connect(str(directory / "warehouse" / "partner_ledger.duckdb"), read_only=True)
+    periods = con.execute(
+        "select program_id, list(period order by period) from fct_payout_batches group by 1"
+    ).fetchall()
+    for _program, months in periods:
+        assert months[-1] == "2025-12"
+        years_months = [(int(m[:4]), int(m[5:])) for m in months]
+        assert all(
+            (b[0] * 12 + b[1]) - (a[0] * 12 + a[1]) == 1
+            for a, b in zip(years_months, years_months[1:], strict=False)
+        ), "a month was skipped"
+    for program, _months in periods:
+        for month in _months:
+            assert (directory / "out" / "payouts" / program / month / "manifest.json").exists()
+
+
+def test_conservation_identity_per_partner_and_currency(replayed) -> None:
+    directory, _ = replayed
+    con = duckdb.connect(str(directory / "warehouse" / "partner_ledger.duckdb"), read_only=True)
+    broken = con.execute(
+        """
+        select program_id, partner_id, currency
+        from fct_ledger_entries
+        group by all
+        having sum(case when entry_type != 'payout' then amount_cents else 0 end)
+            != -sum(case when entry_type = 'payout' then amount_cents else 0 end) + sum(amount_cents)
+        """
+    ).fetchall()
+    assert broken == []
+    kinds = {
+        row[0]
+        for row in con.execute("select distinct entry_type from fct_ledger_entries").fetchall()
+    }
+    assert {"commission", "referral_commission", "clawback", "adjustment", "payout"} <= kinds
+    reasons = {
+        row[0]
+        for row in con.execute(
+            "select distinct carried_reason from fct_payout_statements where carried_reason is not null"
+        ).fetchall()
+    }
+    assert {"below_minimum", "missing_payout_details"} <= reasons
+
+
+def test_quarantine_keeps_every_bad_row(replayed) -> None:
+    directory, _ = replayed
+    con = duckdb.connect(str(directory / "warehouse" / "partner_ledger.duckdb"), read_only=True)
+    rows = con.execute("select count(*), count(distinct reason) from quarantine").fetchone()
+    assert rows[0] > 0 and rows[1] >= 3
+    missing_text = con.execute(
+        "select count(*) from quarantine where file_path is null or raw_text is null and reason "
+        "not like 'invalid_header%'"
+    ).fetchone()[0]
+    assert missing_text == 0
+
+
+def test_running_the_last_night_again_appends_nothing(replayed) -> None:
+    directory, result = replayed
+    warehouse = directory / "warehouse" / "partner_ledger.duckdb"
+    before = _tree_digest(directory / "out" / "payouts")
+    summary = nightly_settlement(
+        as_of=date.fromisoformat(result["nights"][-1]),
+        landing=directory / "landing",
+        rules=DEFAULTS["rules"],
+        warehouse=warehouse,
+        out=directory / "out",
+    )
+    assert summary["ledger_entries_appended"] == 0
+    assert summary["batches_closed"] == [] and summary["batches_published"] == []
+    assert _tree_digest(directory / "out" / "payouts") == before
