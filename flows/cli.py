@@ -48,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--from", dest="date_from", help=f"first night [env {ENV['date_from']}]")
     backtest.add_argument("--to", dest="date_to", help=f"last night [env {ENV['date_to']}]")
     _add_paths(backtest, "rules", "landing", "warehouse", "out", "report")
+    backtest.add_argument(
+        "--baseline-rules", help="the rules to compare against (default: the project's seeds/)"
+    )
+    backtest.add_argument(
+        "--nights",
+        choices=["monthly", "semimonthly", "weekly", "daily"],
+        default="monthly",
+        help="which nights to replay between --from and --to (always --to itself)",
+    )
 
     demo = commands.add_parser("demo", help="generate a demo program and run it end to end")
     demo.add_argument("--dir", default="demo_output", help="where the demo writes everything")
@@ -106,6 +115,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         warehouse=path_option("warehouse", args.warehouse),
         out=path_option("out", args.out),
         report=path_option("report", args.report),
+        baseline_rules=Path(args.baseline_rules) if args.baseline_rules else None,
+        nights=args.nights,
     )
     print(result["headline"])
     return 0
