@@ -149,35 +149,51 @@ def _reject(
     )
 
 
-def load_tracking_file(
-    con: duckdb.DuckDBPyConnection, table: str, path: Path, rel_path: str, sha: str
-) -> FileLoad:
-    """Load one tracking CSV (plain or gzip) with DuckDB's reader; bad records become rejects."""
-    seq = _next_seq(con)
-    expected = TRACKING_COLUMNS[table]
-    header = _read_header(path)
-    if header is None or sorted(header) != sorted(expected):
-        problem = (
-            "file is not valid UTF-8 text"
-            if header is None
-            else f"unexpected header {header!r}, expected the columns {expected!r}"
-        )
-        _reject(con, seq, table, rel_path, 1, None, f"invalid_header: {problem}")
-        return _record(con, seq, "tracking", table, rel_path, sha, 0, 1)
+def _physical_records(path: Path) -> int:
+    """Data records the file should hold if no field spans lines: non-blank lines − header."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    lines = blank = 0
+    last = b"\n"
+    with opener(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+            blank += chunk.count(b"\n\n") + chunk.count(b"\n\r\n")
+            if last == b"\n" and chunk[:1] in (b"\n", b"\r"):
+                blank += 1 if lines else 0
+            last = chunk[-1:]
+    if last not in (b"\n", b""):
+        lines += 1
+    return max(lines - blank - 1, 0)
 
+
+def _load_with_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    rel_path: str,
+    seq: int,
+    header: list[str],
+) -> tuple[int, list[tuple[int, str, str]]]:
+    """DuckDB's reader straight into the raw table; returns (rows loaded, rejected records)."""
     columns = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in header) + "}"
     con.execute("drop table if exists temp.pl_rejects")
     con.execute("drop table if exists temp.pl_reject_scans")
+    select_cols = ", ".join(TRACKING_COLUMNS[table])
     con.execute(
         f"""
-        create or replace temp table pl_file as
-        select row_number() over () as record_no, *
+        insert into raw.tracking_{table}
+        select ?, ?, row_number() over () + 1, {select_cols}
         from read_csv(?, header = true, auto_detect = false, columns = {columns},
                       delim = ',', quote = '"', escape = '"', strict_mode = true,
                       parallel = false, store_rejects = true,
                       rejects_table = 'pl_rejects', rejects_scan = 'pl_reject_scans')
         """,
-        [str(path)],
+        [seq, rel_path, str(path)],
+    )
+    loaded = int(
+        con.execute(
+            f"select count(*) from raw.tracking_{table} where delivery_seq = ?", [seq]
+        ).fetchone()[0]
     )
     # DuckDB reports one error per bad field; a record is quarantined once, for its first error.
     rejects = con.execute(
@@ -187,34 +203,156 @@ def load_tracking_file(
         from temp.pl_rejects group by line order by line
         """
     ).fetchall()
-    # DuckDB numbers records (header = 1); valid record k sits after every reject whose
-    # record number leaves fewer than k valid records before it.
-    reject_lines = [int(line) for line, _, _ in rejects]
-    con.execute("create or replace temp table pl_reject_lines (line bigint, ordinal bigint)")
-    if reject_lines:
+    if rejects:
+        # Valid rows were numbered as if no record was rejected; valid record k really sits
+        # after every reject j whose "valid records before it" (line − 1 − j) is below k.
+        thresholds = [int(line) - 1 - j for j, (line, _, _) in enumerate(rejects, start=1)]
+        con.execute("create or replace temp table pl_shift (threshold bigint, shift bigint)")
         con.executemany(
-            "insert into temp.pl_reject_lines values (?, ?)",
-            [[line, i + 1] for i, line in enumerate(reject_lines)],
+            "insert into temp.pl_shift values (?, ?)",
+            [[threshold, j] for j, threshold in enumerate(thresholds, start=1)],
         )
-    select_cols = ", ".join(expected)
-    con.execute(
-        f"""
-        insert into raw.tracking_{table}
-        select ?, ?, pl_file.record_no + 1 + (
-                   select count(*) from temp.pl_reject_lines
-                   where pl_reject_lines.line - 1 - pl_reject_lines.ordinal < pl_file.record_no
-               ),
-               {select_cols}
-        from temp.pl_file
-        """,
-        [seq, rel_path],
-    )
-    loaded = int(con.execute("select count(*) from temp.pl_file").fetchone()[0])
-    for line, error_type, csv_line in rejects:
-        reason = REJECT_REASONS.get(error_type, error_type.lower().replace(" ", "_"))
-        _reject(con, seq, table, rel_path, int(line), csv_line, reason)
-    con.execute("drop table if exists temp.pl_file")
-    return _record(con, seq, "tracking", table, rel_path, sha, loaded, len(rejects))
+        con.execute(
+            f"""
+            update raw.tracking_{table} as target
+            set line_no = target.line_no + shifts.shift
+            from (
+                select rows_.line_no, max(pl_shift.shift) as shift
+                from raw.tracking_{table} as rows_
+                join temp.pl_shift on pl_shift.threshold < rows_.line_no - 1
+                where rows_.delivery_seq = ?
+                group by rows_.line_no
+            ) as shifts
+            where target.delivery_seq = ? and target.line_no = shifts.line_no
+            """,
+            [seq, seq],
+        )
+    return loaded, [(int(line), str(kind), text) for line, kind, text in rejects]
+
+
+def _load_with_python(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    rel_path: str,
+    seq: int,
+    header: list[str],
+) -> tuple[int, list[tuple[int, str, str]]]:
+    """Exact streaming parse (Python's csv module) for files DuckDB cannot read faithfully:
+    broken quoting, mixed line endings, fields spanning lines. Line numbers are the physical
+    line where each record starts; an unterminated quote quarantines the rest of the file as
+    one record instead of dropping it."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    wanted = [header.index(name) for name in TRACKING_COLUMNS[table]]
+    rejects: list[tuple[int, str, str]] = []
+    batch: list[list] = []
+    loaded = 0
+    insert = f"insert into raw.tracking_{table} values ({', '.join(['?'] * (3 + len(wanted)))})"
+    with opener(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
+        lines = iter(text)
+        next(lines, None)  # header, already checked
+        line_no = 1
+        pending: list[str] = []
+        start = 2
+        for physical in lines:
+            line_no += 1
+            if not pending:
+                start = line_no
+                if not physical.strip("\r\n"):
+                    continue
+            pending.append(physical)
+            record_text = "".join(pending)
+            if record_text.count('"') % 2 == 1:
+                continue  # a quoted field goes on to the next line
+            pending = []
+            raw_text = record_text.rstrip("\r\n")
+            try:
+                fields = next(csv.reader([raw_text], strict=True))
+            except csv.Error:
+                rejects.append((start, "UNQUOTED VALUE", raw_text))
+                continue
+            if any("\udc80" <= ch <= "\udcff" for ch in raw_text):
+                rejects.append(
+                    (start, "INVALID ENCODING", raw_text.encode("utf-8", "replace").decode())
+                )
+                continue
+            if len(fields) != len(header):
+                rejects.append((start, "MISSING COLUMNS", raw_text))
+                continue
+            batch.append(
+                [seq, rel_path, start, *[fields[i] if fields[i] != "" else None for i in wanted]]
+            )
+            if len(batch) >= 10_000:
+                con.executemany(insert, batch)
+                loaded += len(batch)
+                batch = []
+        if pending:
+            rejects.append((start, "UNQUOTED VALUE", "".join(pending).rstrip("\r\n")[:100_000]))
+    if batch:
+        con.executemany(insert, batch)
+        loaded += len(batch)
+    return loaded, rejects
+
+
+def load_tracking_file(
+    con: duckdb.DuckDBPyConnection, table: str, path: Path, rel_path: str, sha: str
+) -> FileLoad:
+    """Load one tracking CSV (plain or gzip); bad records become rejects, never silent drops.
+
+    DuckDB's reader does the work (no Python rows). Its result is checked against the file's
+    line count; when it raised, or accounts for fewer records than the file has lines (broken
+    quoting, mixed line endings, fields spanning lines), the file is read again by the exact
+    streaming parser instead.
+    """
+    seq = _next_seq(con)
+    expected = TRACKING_COLUMNS[table]
+    header = _read_header(path)
+    con.execute("begin transaction")
+    try:
+        if header is None or sorted(header) != sorted(expected):
+            problem = (
+                "file is not valid UTF-8 text"
+                if header is None
+                else f"unexpected header {header!r}, expected the columns {expected!r}"
+            )
+            _reject(con, seq, table, rel_path, 1, None, f"invalid_header: {problem}")
+            load = _record(con, seq, "tracking", table, rel_path, sha, 0, 1)
+            con.execute("commit")
+            return load
+        loaded, rejects = _load_with_duckdb(con, table, path, rel_path, seq, header)
+        faithful = loaded + len(rejects) == _physical_records(path)
+    except duckdb.Error:
+        faithful = False
+    if faithful:
+        return _finish(con, seq, table, rel_path, sha, loaded, rejects)
+    # DuckDB failed or lost records: start the file again with the exact parser.
+    con.execute("rollback")
+    con.execute("begin transaction")
+    loaded, rejects = _load_with_python(con, table, path, rel_path, seq, header)
+    return _finish(con, seq, table, rel_path, sha, loaded, rejects)
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    seq: int,
+    table: str,
+    rel_path: str,
+    sha: str,
+    loaded: int,
+    rejects: list[tuple[int, str, str]],
+) -> FileLoad:
+    """Write a file's rejects and manifest row, and commit the file's transaction."""
+    try:
+        for line, error_type, csv_line in rejects:
+            reason = REJECT_REASONS.get(error_type, error_type.lower().replace(" ", "_"))
+            _reject(con, seq, table, rel_path, line, csv_line, reason)
+        load = _record(con, seq, "tracking", table, rel_path, sha, loaded, len(rejects))
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return load
 
 
 def load_stripe_file(
@@ -262,15 +400,15 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSumma
         if _last_sha(con, rel_path) == sha:
             summary.skipped += 1
             continue
-        con.execute("begin transaction")
-        try:
-            if kind == "tracking":
-                load = load_tracking_file(con, table, path, rel_path, sha)
-            else:
+        if kind == "tracking":
+            load = load_tracking_file(con, table, path, rel_path, sha)  # its own transactions
+        else:
+            con.execute("begin transaction")
+            try:
                 load = load_stripe_file(con, table, path, rel_path, sha)
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
         summary.loads.append(load)
     return summary

@@ -3,9 +3,10 @@
     - is_newest: the newest valid delivery of its key (invalid records take no part);
     - is_visible: newest and timestamped before the run's as-of (SPEC §2.1).
     A record_at of null (coupons) means always visible once delivered. -#}
-{% macro validated_versions(staging_model, key_columns, record_at, extra_check=none, raw_text_of_rejects_only=false) -%}
+{% macro validated_versions(staging_model, key_columns, record_at, extra_check=none, records_filter=none) -%}
     with records as (
         select * from {{ ref(staging_model) }}
+        {% if records_filter %}where {{ records_filter }}{% endif %}
     ),
 
     programs as (
@@ -46,13 +47,7 @@
     )
 
     select
-        {% if raw_text_of_rejects_only %}
-        {#- big tables keep the record's text only where it is needed: for a quarantine row -#}
-        * exclude (raw_text),
-        case when quarantine_reason is not null then raw_text end as raw_text,
-        {% else %}
         *,
-        {% endif %}
         quarantine_reason is null and version_rank = 1 as is_newest,
         quarantine_reason is null and version_rank = 1
             and (record_at is null or {{ is_visible('record_at') }}) as is_visible

@@ -110,12 +110,17 @@ def test_the_three_closed_periods_are_published(payouts: Path) -> None:
 
 # --- (a) SIGKILL during publish -------------------------------------------------------------------
 
+# The subprocess imports what publishing imports lazily (pandas through DuckDB, sepaxml and
+# xmlschema) and reads the batch list before it says "ready", so that the kill delays fall in
+# the publish work itself (render, write, fsync, rename) rather than in module loading.
 PUBLISH_SCRIPT = r"""
 import sys, time
 from pathlib import Path
-from flows.publish import publish_missing
+import pandas, sepaxml, xmlschema
+from flows.publish import closed_batches, publish_missing
 from flows.warehouse import connect
 con = connect(Path(sys.argv[1]), read_only=True)
+closed_batches(con)
 sys.stdout.write("ready\n")
 sys.stdout.flush()
 start = time.perf_counter()
@@ -125,10 +130,14 @@ sys.stdout.flush()
 """
 
 
-def start_publish(warehouse: Path, out: Path) -> subprocess.Popen:
+def start_publish(warehouse: Path, out: Path, pycache: Path) -> subprocess.Popen:
+    # bytecode is cached under tmp (the environment disables .pyc writing) to start quickly
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
     proc = subprocess.Popen(
         [sys.executable, "-c", PUBLISH_SCRIPT, str(warehouse), str(out)],
         cwd=REPO,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -171,6 +180,7 @@ def test_sigkill_during_publish_leaves_folders_absent_or_complete(
 ) -> None:
     warehouse = copy_warehouse(built, tmp_path / "warehouse")
     reference_out = tmp_path / "clean"
+    pycache = tmp_path / "pycache"
     con = connect(warehouse, read_only=True)
     try:
         assert [b.batch_id for b in publish_missing(con, reference_out)] == [
@@ -181,20 +191,20 @@ def test_sigkill_during_publish_leaves_folders_absent_or_complete(
 
         # how long a full publish takes in a fresh process, once started
         timings = []
-        for attempt in range(2):
-            proc = start_publish(warehouse, tmp_path / f"timing-{attempt}")
+        for attempt in range(3):
+            proc = start_publish(warehouse, tmp_path / f"timing-{attempt}", pycache)
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err[-2000:]
             timings.append(float(out.split()[1]))
-        full = max(timings)
+        full = sorted(timings)[1]  # the median: the first run also fills the bytecode cache
 
         rng = random.Random(20250601)
-        kills = 24
+        kills = 20
         delays = [full * (i + rng.random()) / kills for i in range(kills)]
         outcomes = []
         for i, delay in enumerate(delays):
             out = tmp_path / f"killed-{i:02d}"
-            proc = start_publish(warehouse, out)
+            proc = start_publish(warehouse, out, pycache)
             time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
@@ -212,7 +222,8 @@ def test_sigkill_during_publish_leaves_folders_absent_or_complete(
         con.close()
 
     killed_midway = [o for o in outcomes if o[1] == -signal.SIGKILL and len(o[2]) < len(PERIODS)]
-    assert len(killed_midway) >= kills // 2, (full, outcomes)
+    assert len(killed_midway) >= 5, (full, outcomes)
+    assert any(o[2] == [] for o in outcomes) and any(o[3] for o in outcomes), outcomes
 
 
 # --- (b) a closed period is never rewritten ----------------------------------------------------

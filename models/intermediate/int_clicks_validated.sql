@@ -1,1 +1,4 @@
-{{ validated_versions('stg_tracking__clicks', ['click_id'], 'occurred_at', raw_text_of_rejects_only=true) }}
+{#- Versions of clicks for this run (a view: each consumer reads only what it needs). -#}
+{{ config(materialized='view') }}
+
+{{ validated_versions('int_clicks_parsed', ['click_id'], 'occurred_at') }}

@@ -5,9 +5,45 @@ with customers as (
     select * from {{ ref('int_customers_identified') }}
 ),
 
+{#- Only clicks that can be a candidate are versioned: a click id with any valid-looking
+    version matching a customer's click id or visitor id. (A click whose newest version matches
+    has such a version, so nothing is missed; the match is redone on the newest version.) -#}
+customer_click_ids as (
+    select program_id, signup_click_id as click_id from customers where signup_click_id is not null
+    union
+    select program_id, stripe_click_id from customers where stripe_click_id is not null
+),
+
+customer_visitors as (
+    select distinct program_id, signup_visitor_id as visitor_id
+    from customers
+    where signup_visitor_id is not null
+),
+
+candidate_click_ids as (
+    select parsed.click_id
+    from {{ ref('int_clicks_parsed') }} as parsed
+    inner join customer_click_ids
+        on parsed.program_id = customer_click_ids.program_id
+        and parsed.click_id = customer_click_ids.click_id
+    where parsed.row_error is null
+    union
+    select parsed.click_id
+    from {{ ref('int_clicks_parsed') }} as parsed
+    inner join customer_visitors
+        on parsed.program_id = customer_visitors.program_id
+        and parsed.visitor_id = customer_visitors.visitor_id
+    where parsed.row_error is null
+),
+
 clicks as (
     select click_id, program_id, partner_code, occurred_at, visitor_id
-    from {{ ref('int_clicks_validated') }}
+    from (
+        {{ validated_versions(
+            'int_clicks_parsed', ['click_id'], 'occurred_at',
+            records_filter='click_id in (select click_id from candidate_click_ids)'
+        ) | indent(8) }}
+    ) as click_versions
     where is_visible
 ),
 

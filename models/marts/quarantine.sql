@@ -2,7 +2,7 @@
     records that could not be parsed, records that break a row rule, and records that fail a
     check against another table for this run. Records timestamped at or after the as-of are
     not seen, so not judged. -#}
-{% set tracking = ['partners', 'coupons', 'clicks', 'leads', 'signups', 'sales', 'adjustments'] %}
+{% set tracking = ['partners', 'coupons', 'leads', 'signups', 'sales', 'adjustments'] %}
 with unparsed as (
     select
         table_name as source_table,
@@ -27,6 +27,23 @@ rejected_{{ table }} as (
 ),
 
 {% endfor %}
+{#- int_clicks_parsed keeps no text: fetch it from the raw record, for rejected clicks only -#}
+rejected_clicks as (
+    select
+        'clicks' as source_table,
+        clicks.file_path,
+        clicks.line_no,
+        {{ csv_line(['raw_clicks.click_id', 'raw_clicks.program_id', 'raw_clicks.partner_code',
+            'raw_clicks.occurred_at', 'raw_clicks.visitor_id', 'raw_clicks.landing_url']) }} as raw_text,
+        clicks.quarantine_reason as reason
+    from {{ ref('int_clicks_validated') }} as clicks
+    inner join {{ source('raw', 'tracking_clicks') }} as raw_clicks
+        on clicks.delivery_seq = raw_clicks.delivery_seq
+        and clicks.line_no = raw_clicks.line_no
+    where clicks.quarantine_reason is not null
+        and (clicks.record_at is null or {{ is_visible('clicks.record_at') }})
+),
+
 rejected_paid_events as (
     select
         paid_event_type || 's' as source_table,
@@ -49,6 +66,30 @@ rejected_refunds as (
     where quarantine_reason is not null
 ),
 
+{#- A Stripe object that would count (a paid invoice, a charge, a refund, a dispute) but whose
+    timestamp is missing or not a number cannot be placed in time: quarantined, never dropped. -#}
+rejected_stripe_timestamps as (
+    select 'invoices' as source_table, file_path, line_no, raw_text, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__invoices') }}
+    where status = 'paid' and paid_at is null
+    union all
+    select 'charges', file_path, line_no, raw_text, 'invalid_timestamp'
+    from {{ ref('stg_stripe__charges') }}
+    where created_at is null
+    union all
+    select 'refunds', file_path, line_no, raw_text, 'invalid_timestamp'
+    from {{ ref('stg_stripe__refunds') }}
+    where created_at is null
+    union all
+    select 'disputes', file_path, line_no, raw_text, 'invalid_timestamp'
+    from {{ ref('stg_stripe__disputes') }}
+    where created_at is null
+    union all
+    select 'customers', file_path, line_no, raw_text, 'invalid_timestamp'
+    from {{ ref('stg_stripe__customers') }}
+    where created_at is null
+),
+
 all_rejected as (
     select * from unparsed
     {% for table in tracking %}
@@ -56,9 +97,13 @@ all_rejected as (
     select * from rejected_{{ table }}
     {% endfor %}
     union all
+    select * from rejected_clicks
+    union all
     select * from rejected_paid_events
     union all
     select * from rejected_refunds
+    union all
+    select * from rejected_stripe_timestamps
 )
 
 select

@@ -1,0 +1,249 @@
+"""The audit of new payout batches (write → audit → publish) and a run stopped before its commit.
+
+Uses the worked example run for the nights 2025-04-01, 2025-05-01 and 2025-06-01 by real nightly
+flow runs (built once per session, shared with test_publish.py); each test works on its own copy
+of the warehouse. Great Expectations passes on the real batches and writes its data docs, and
+fails with a message naming the expectation once a statement or a payout line is tampered with.
+A run whose rules folder is invalid raises and leaves the warehouse and payout folders untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.checks import CheckFailed, check_new_batches
+from flows.warehouse import connect
+
+REPO = Path(__file__).resolve().parent.parent
+NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
+PERIODS = ("2025-03", "2025-04", "2025-05")
+PROGRAM = "prog_lumen"
+
+
+def build_example(request: pytest.FixtureRequest, tmp_path_factory, example: Path) -> Path:
+    """The example run for NIGHTS into `<basetemp>/example_three_nights/{warehouse,out}`, built
+    once per session (test_publish.py uses the same folder). Callers never write in it."""
+    root = tmp_path_factory.getbasetemp() / "example_three_nights"
+    if (root / "built.ok").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    request.getfixturevalue("prefect_harness")
+    from flows.nightly import nightly_settlement
+
+    for night in NIGHTS:
+        nightly_settlement(
+            as_of=date.fromisoformat(night),
+            landing=example / "landing",
+            rules=example / "rules",
+            warehouse=root / "warehouse" / "example.duckdb",
+            out=root / "out",
+        )
+    (root / "built.ok").write_text("ok\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(request, tmp_path_factory, example: Path) -> Path:
+    return build_example(request, tmp_path_factory, example)
+
+
+@pytest.fixture
+def warehouse(built: Path, tmp_path: Path) -> Path:
+    """A private copy; it keeps the file name (dbt's views name the catalog after it)."""
+    target = tmp_path / "warehouse" / "example.duckdb"
+    target.parent.mkdir()
+    shutil.copyfile(built / "warehouse" / "example.duckdb", target)
+    return target
+
+
+def model_sql(relative: str) -> str:
+    """A model's SQL with its refs resolved, as dbt would compile it (plain models only)."""
+    text = (REPO / "models" / relative).read_text()
+    text = re.sub(r"\{#-?.*?-?#\}", "", text, flags=re.S)
+
+    def resolve(match: re.Match) -> str:
+        name = match.group(1)
+        return f"intermediate.{name}" if name.startswith("int_") else name
+
+    text = re.sub(r"\{\{\s*ref\('([a-z0-9_]+)'\)\s*\}\}", resolve, text)
+    assert "{{" not in text and "{%" not in text, text
+    return text
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, name: str, relative: str) -> None:
+    """Rebuild a mart or export the way dbt materialises it (table or view)."""
+    kind = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'main' and table_name = ?",
+        [name],
+    ).fetchone()[0]
+    what = "view" if kind == "VIEW" else "table"
+    con.execute(f"create or replace {what} {name} as {model_sql(relative)}")
+
+
+def tamper_closing(con: duckdb.DuckDBPyConnection, period: str, partner: str) -> None:
+    changed = con.execute(
+        "update intermediate.int_payout_statements "
+        "set closing_balance_cents = closing_balance_cents + 1 "
+        "where batch_id = ? and partner_id = ?",
+        [f"{PROGRAM}-{period}", partner],
+    ).fetchone()[0]
+    assert changed == 1
+    rebuild(con, "fct_payout_statements", "marts/fct_payout_statements.sql")
+    rebuild(con, "exp_statements", "exports/exp_statements.sql")
+
+
+def failed_message(con: duckdb.DuckDBPyConnection, night: str, report_dir: Path) -> str:
+    with pytest.raises(CheckFailed) as failure:
+        check_new_batches(con, night, report_dir)
+    return str(failure.value)
+
+
+def names_pair_equality(message: str) -> bool:
+    return (
+        "expect_column_pair_values_to_be_equal" in message
+        or "ExpectColumnPairValuesToBeEqual" in message
+    )
+
+
+# --- the audit ---------------------------------------------------------------------------------
+
+
+def test_checks_pass_on_the_real_batches_and_write_data_docs(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    con = connect(warehouse, read_only=True)
+    try:
+        for night, period in zip(NIGHTS, PERIODS, strict=True):
+            report_dir = tmp_path / "reports" / night
+            report = check_new_batches(con, night, report_dir)
+            assert report.batches == (f"{PROGRAM}-{period}",)
+            assert report.expectations > 0
+            assert report.docs_index is not None and report.docs_index.name == "index.html"
+            assert report.docs_index.is_file()
+            assert report.docs_index.resolve().is_relative_to(report_dir.resolve())
+            assert "<html" in report.docs_index.read_text(encoding="utf-8").lower()
+        # a night that closes nothing has nothing to audit
+        quiet = check_new_batches(con, "2025-05-20", tmp_path / "reports" / "quiet")
+        assert quiet.batches == () and quiet.docs_index is None
+    finally:
+        con.close()
+
+
+def test_a_statement_that_does_not_add_up_fails_the_audit(warehouse: Path, tmp_path: Path) -> None:
+    con = connect(warehouse)
+    try:
+        tamper_closing(con, "2025-05", "pt_olga")
+        message = failed_message(con, "2025-06-01", tmp_path / "reports")
+    finally:
+        con.close()
+    assert "identity_gap_cents" in message
+    assert "chain_gap_cents" not in message
+
+
+def test_a_statement_whose_opening_is_not_the_previous_closing_fails(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    con = connect(warehouse)
+    try:
+        # April's closing no longer equals May's opening: May's audit must notice
+        tamper_closing(con, "2025-04", "pt_olga")
+        message = failed_message(con, "2025-06-01", tmp_path / "reports")
+    finally:
+        con.close()
+    assert "chain_gap_cents" in message
+
+
+def test_a_payout_line_that_differs_from_its_batch_fails_the_audit(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    con = connect(warehouse)
+    try:
+        changed = con.execute(
+            "update fct_payout_lines set amount_cents = amount_cents + 1 "
+            "where batch_id = ? and partner_id = 'pt_mira'",
+            [f"{PROGRAM}-2025-05"],
+        ).fetchone()[0]
+        assert changed == 1
+        rebuild(con, "exp_payouts", "exports/exp_payouts.sql")
+        message = failed_message(con, "2025-06-01", tmp_path / "reports")
+        # the earlier batches are not this night's: their audit still passes
+        assert check_new_batches(con, "2025-05-01", tmp_path / "april").batches
+    finally:
+        con.close()
+    assert names_pair_equality(message), message
+    assert "lines_total_cents" in message
+
+
+# --- a run stopped before its commit -----------------------------------------------------------
+
+
+def digest_tree(folder: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(path.relative_to(folder)): (
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            path.stat().st_mtime_ns,
+        )
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_an_invalid_rules_folder_stops_the_run_and_changes_nothing(
+    request, built: Path, example: Path, warehouse: Path, tmp_path: Path
+) -> None:
+    request.getfixturevalue("prefect_harness")
+    from flows.nightly import nightly_settlement, working_copy_path
+
+    rules = tmp_path / "rules"
+    shutil.copytree(example / "rules", rules)
+    with (rules / "rates.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["program_id", "tier", "phase", "rate_bps", "valid_from"]
+    rows[2][3] = "-" + rows[2][3]  # a negative rate on data row 2
+    with (rules / "rates.csv").open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+    # a new delivery, so that the run has something to write into its working copy
+    landing = tmp_path / "landing"
+    shutil.copytree(example / "landing", landing)
+    (landing / "tracking" / "clicks" / "late.csv").write_text(
+        "click_id,program_id,partner_code,occurred_at,visitor_id,landing_url\n"
+        "clk_late,prog_lumen,mira,2025-06-10T10:00:00Z,v_late,https://ex.example/?aff=mira\n"
+    )
+    out = tmp_path / "out"
+    shutil.copytree(built / "out" / "payouts", out / "payouts", copy_function=shutil.copy2)
+    warehouse_before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
+    payouts_before = digest_tree(out / "payouts")
+
+    with pytest.raises(Exception) as failure:
+        nightly_settlement(
+            as_of=date(2025, 7, 1),  # would close June
+            landing=landing,
+            rules=rules,
+            warehouse=warehouse,
+            out=out,
+        )
+
+    assert "rates.csv" in str(failure.value) and "rate_bps" in str(failure.value)
+    assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == warehouse_before
+    assert not working_copy_path(warehouse).exists()
+    assert digest_tree(out / "payouts") == payouts_before
+    assert not (out / "payouts" / PROGRAM / "2025-06").exists()
+    con = connect(warehouse, read_only=True)
+    try:
+        assert con.execute(
+            "select count(*) from raw.load_manifest where path like '%late.csv'"
+        ).fetchone() == (0,)
+        assert con.execute("select max(period) from fct_payout_batches").fetchone() == ("2025-05",)
+    finally:
+        con.close()
