@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.checks import check_new_batches
 from flows.config import RunConfig
@@ -72,6 +72,21 @@ def prepare_working_copy(warehouse: Path) -> Path:
     return work
 
 
+def stripe_api_key() -> str | None:
+    """The Stripe key: STRIPE_API_KEY, else the Prefect Secret block named by
+    PARTNER_LEDGER_STRIPE_SECRET_BLOCK; None means Stripe comes from landing files only.
+    The key is never a flow or task parameter, so it never reaches Prefect's run records."""
+    key = os.environ.get("STRIPE_API_KEY", "").strip()
+    if key:
+        return key
+    block = os.environ.get("PARTNER_LEDGER_STRIPE_SECRET_BLOCK", "").strip()
+    if not block:
+        return None
+    from prefect.blocks.system import Secret
+
+    return str(Secret.load(block).get()).strip() or None
+
+
 @task(retries=2, retry_delay_seconds=2)
 def ingest(work: Path, landing: Path) -> dict[str, int]:
     """Load new and changed landing files (and Stripe through the API when configured)."""
@@ -81,11 +96,17 @@ def ingest(work: Path, landing: Path) -> dict[str, int]:
         ensure_raw_schema(con)
         summary = ingest_landing(con, landing) if landing.is_dir() else None
         api_objects = 0
-        if os.environ.get("STRIPE_API_KEY"):
-            from flows.stripe_api import pull_stripe_from_env
+        api_key = stripe_api_key()
+        if api_key:
+            from flows.stripe_api import pull_stripe
 
-            pulled = pull_stripe_from_env(con)
-            api_objects = pulled.objects if pulled else 0
+            pulled = pull_stripe(
+                con,
+                api_key=api_key,
+                api_base=os.environ.get("STRIPE_API_BASE", "").strip() or None,
+                lookback_days=int(os.environ.get("STRIPE_LOOKBACK_DAYS", "").strip() or 45),
+            )
+            api_objects = pulled.objects
     finally:
         con.close()
     if summary is None:
@@ -260,4 +281,31 @@ def nightly_settlement(
         table=[{"metric": key, "value": str(value)} for key, value in asdict(summary).items()],
         description=f"Nightly settlement as of {as_of.isoformat()}",
     )
+    if summary.batches_closed:
+        create_markdown_artifact(
+            key=f"payout-batches-{as_of.isoformat()}",
+            markdown=batch_report(config, summary),
+            description="Payout batches closed by this run",
+        )
     return asdict(summary)
+
+
+def batch_report(config: RunConfig, summary: RunSummary) -> str:
+    """Markdown for the run's batches: what was paid, what was carried and why, and links."""
+    lines = [f"# Payout batches closed as of {summary.as_of}", ""]
+    lines.append("| batch | folder |")
+    lines.append("| --- | --- |")
+    for batch_id in summary.batches_closed:
+        program_id, period = batch_id[: -len("-YYYY-MM")], batch_id[-len("YYYY-MM") :]
+        folder = (config.out / "payouts" / program_id / period).resolve()
+        lines.append(f"| {batch_id} | [{folder}]({folder.as_uri()}) |")
+    lines.append("")
+    lines.append(f"Partners paid: {summary.partners_paid}")
+    for currency, cents in sorted(summary.paid_cents_by_currency.items()):
+        lines.append(f"- paid {currency}: {cents} cents")
+    for reason, cents in sorted(summary.carried_cents_by_reason.items()):
+        lines.append(f"- carried `{reason}`: {cents} cents")
+    if summary.data_docs:
+        docs = Path(summary.data_docs).resolve()
+        lines.append(f"\nData docs: [{docs}]({docs.as_uri()})")
+    return "\n".join(lines)

@@ -33,6 +33,16 @@ def prefect_harness():
         yield
 
 
+@pytest.fixture(scope="session")
+def demo_replayed(prefect_harness, tmp_path_factory) -> tuple[Path, dict]:
+    """The demo program (scale 1) generated and replayed over its year, once per session."""
+    from flows.demo import demo_flow
+
+    directory = tmp_path_factory.mktemp("demo")
+    result = demo_flow(directory=directory, scale=1, seed=7, nights="monthly")
+    return directory, result
+
+
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

@@ -15,15 +15,13 @@ import duckdb
 import pytest
 
 from flows.config import DEFAULTS
-from flows.demo import demo_flow, replay_nights
+from flows.demo import replay_nights
 from flows.nightly import nightly_settlement
 
 
 @pytest.fixture(scope="module")
-def replayed(prefect_harness, tmp_path_factory) -> tuple[Path, dict]:
-    directory = tmp_path_factory.mktemp("demo")
-    result = demo_flow(directory=directory, scale=1, seed=7, nights="monthly")
-    return directory, result
+def replayed(demo_replayed) -> tuple[Path, dict]:
+    return demo_replayed
 
 
 def _tree_digest(folder: Path) -> dict[str, str]:
