@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ class RunSummary:
     paid_cents_by_currency: dict[str, int] = field(default_factory=dict)
     carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
     data_docs: str | None = None
+    seconds_by_stage: dict[str, float] = field(default_factory=dict)
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
@@ -259,15 +261,28 @@ def nightly_settlement(
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
     summary = RunSummary(as_of=as_of.isoformat())
     before = ledger_state(config.warehouse)
+    clock = time.monotonic()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        summary.seconds_by_stage[stage] = round(now - clock, 2)
+        clock = now
+
     work = prepare_working_copy(config.warehouse)
     try:
         loaded = ingest(work, config.landing)
+        lap("ingest")
         load_rules_folder(work, config.rules)
+        lap("rules")
         summary.models_built = build(
             work, config.as_of, target_dir=config.warehouse.parent / "dbt_target"
         )
+        lap("dbt_build")
         summary.data_docs = audit(work, config.as_of, config.report_dir)
+        lap("audit")
         commit(work, config.warehouse)
+        lap("commit")
     finally:
         working_copy_path(config.warehouse).unlink(missing_ok=True)
     summary.files_loaded = loaded["files"]
@@ -275,6 +290,7 @@ def nightly_settlement(
     summary.rows_rejected = loaded["rows_rejected"]
     summary.stripe_api_objects = loaded["api_objects"]
     summary.batches_published = publish(config.warehouse, config.out)
+    lap("publish")
     summarize(config.warehouse, summary, before)
     create_table_artifact(
         key=f"settlement-{as_of.isoformat()}",
