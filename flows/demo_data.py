@@ -45,54 +45,14 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
+from flows.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS
+
 # --- file contract (SPEC §1.1) ------------------------------------------------------------------
 
 TRACKING_HEADERS: dict[str, tuple[str, ...]] = {
-    "partners": (
-        "partner_id",
-        "program_id",
-        "partner_code",
-        "name",
-        "email",
-        "recruited_by",
-        "joined_at",
-        "status",
-        "status_changed_at",
-        "payout_method",
-        "payout_account",
-    ),
-    "coupons": ("coupon_code", "program_id", "partner_id"),
-    "clicks": (
-        "click_id",
-        "program_id",
-        "partner_code",
-        "occurred_at",
-        "visitor_id",
-        "landing_url",
-    ),
-    "leads": ("lead_id", "program_id", "partner_code", "email", "occurred_at"),
-    "signups": ("program_id", "customer_key", "email", "occurred_at", "click_id", "visitor_id"),
-    "sales": (
-        "transaction_id",
-        "program_id",
-        "customer_key",
-        "kind",
-        "amount_cents",
-        "currency",
-        "occurred_at",
-        "refund_of",
-        "coupon_code",
-    ),
-    "adjustments": (
-        "adjustment_id",
-        "program_id",
-        "partner_id",
-        "amount_cents",
-        "effective_at",
-        "reason",
-    ),
+    table: tuple(columns) for table, columns in TRACKING_COLUMNS.items()
 }
-STRIPE_FILES: tuple[str, ...] = ("customers", "invoices", "charges", "refunds", "disputes")
+STRIPE_FILES: tuple[str, ...] = tuple(STRIPE_OBJECTS)
 
 # --- shape of the demo (data-shape knobs, not money rules: those live in seeds/) ------------------
 
