@@ -383,7 +383,22 @@ def load_stripe_file(
             else:
                 good.append((seq, rel_path, line_no, obj, body["id"], text))
     if good:
-        con.executemany("insert into raw.stripe_objects values (?, ?, ?, ?, ?, ?)", good)
+        import pyarrow as pa
+
+        columns = list(zip(*good, strict=True))
+        batch = pa.table(
+            {
+                "delivery_seq": pa.array(columns[0], pa.int64()),
+                "file_path": pa.array(columns[1], pa.string()),
+                "line_no": pa.array(columns[2], pa.int64()),
+                "object_type": pa.array(columns[3], pa.string()),
+                "object_id": pa.array(columns[4], pa.string()),
+                "body": pa.array(columns[5], pa.string()),
+            }
+        )
+        con.register("pl_stripe_batch", batch)
+        con.execute("insert into raw.stripe_objects select * from pl_stripe_batch")
+        con.unregister("pl_stripe_batch")
     return _record(con, seq, "stripe_file", obj, rel_path, sha, len(good), rejected)
 
 
