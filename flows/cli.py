@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument(
         "--nights",
-        choices=["monthly", "semimonthly", "weekly", "daily"],
+        choices=["quarterly", "monthly", "semimonthly", "weekly", "daily"],
         default="monthly",
         help="which nights to replay between --from and --to (always --to itself)",
     )
@@ -64,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20250101)
     demo.add_argument(
         "--nights",
-        choices=["monthly", "semimonthly", "weekly", "daily"],
-        default="monthly",
-        help="which nights of the year to replay (monthly = every close)",
+        choices=["quarterly", "monthly", "semimonthly", "weekly", "daily"],
+        default="quarterly",
+        help="which nights of the year to replay (quarterly: each run closes three months; "
+        "monthly: every close night)",
     )
 
     serve = commands.add_parser("serve", help="schedule the nightly run with a cron (Prefect)")

@@ -36,6 +36,8 @@ def test_replay_nights_close_every_month() -> None:
     nights = replay_nights(date(2025, 1, 1), date(2025, 12, 31), "monthly")
     assert nights[0] == date(2025, 2, 1) and nights[-1] == date(2026, 1, 1)
     assert len(nights) == 12
+    quarterly = replay_nights(date(2025, 1, 1), date(2025, 12, 31), "quarterly")
+    assert quarterly == [date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1), date(2026, 1, 1)]
     weekly = replay_nights(date(2025, 1, 1), date(2025, 3, 31), "weekly")
     assert date(2025, 2, 1) in weekly and date(2025, 4, 1) in weekly
 
