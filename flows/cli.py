@@ -133,11 +133,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def nightly_deployment(args: argparse.Namespace):
+    """The nightly flow as a Prefect deployment on a cron schedule (UTC). A scheduled run has no
+    as-of parameter: it settles the night it runs (today's date, UTC)."""
     from flows.nightly import nightly_settlement
 
-    # The as-of of a scheduled run is the night it runs (today, UTC): see flows.nightly.
-    nightly_settlement.serve(
+    return nightly_settlement.to_deployment(
         name="nightly-settlement",
         cron=args.cron,
         parameters={
@@ -147,6 +148,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "out": str(path_option("out", args.out).resolve()),
         },
     )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from prefect import serve
+
+    serve(nightly_deployment(args))
     return 0
 
 

@@ -63,3 +63,16 @@ def test_missing_as_of_is_a_clear_error(tmp_path: Path) -> None:
     result = _run(["run", "--warehouse", str(tmp_path / "w.duckdb")], {"PARTNER_LEDGER_AS_OF": ""})
     assert result.returncode == 1
     assert "--as-of is required" in result.stderr
+
+
+def test_serve_schedules_the_nightly_flow_with_a_cron(tmp_path: Path) -> None:
+    from flows.cli import build_parser, nightly_deployment
+
+    args = build_parser().parse_args(
+        ["serve", "--cron", "15 3 * * *", "--warehouse", str(tmp_path / "w.duckdb")]
+    )
+    deployment = nightly_deployment(args)
+    assert deployment.name == "nightly-settlement"
+    assert [schedule.schedule.cron for schedule in deployment.schedules] == ["15 3 * * *"]
+    assert deployment.parameters["warehouse"] == str((tmp_path / "w.duckdb").resolve())
+    assert "as_of" not in deployment.parameters  # a scheduled run settles the night it runs
