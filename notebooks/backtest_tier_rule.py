@@ -53,23 +53,13 @@ from datetime import date
 from pathlib import Path
 
 import altair as alt
-import duckdb
 import polars as pl
 
 from flows.backtest import backtest_flow
 
 alt.data_transformers.disable_max_rows()
 
-ROOT = next(
-    (path for path in (Path.cwd(), *Path.cwd().parents) if (path / "dbt_project.yml").exists()),
-    Path.cwd(),
-)
-
-
-def resolve(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else ROOT / path
-
+from flows.analysis import open_warehouse, resolve
 
 charts: dict[str, alt.TopLevelMixin] = {}
 summary: dict[str, object] = {"program_id": program_id, "tier": tier}
@@ -123,7 +113,7 @@ pl.concat(
 # prog_usd), a partner's distance to another tier's threshold is only approximate here.
 
 # %%
-con = duckdb.connect(str(resolve(warehouse)), read_only=True)
+con = open_warehouse(warehouse)
 try:
     partner_months = con.execute(
         """

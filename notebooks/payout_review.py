@@ -38,30 +38,21 @@ output_dir = None  # a folder: the charts are also saved there as HTML
 # ruff: noqa: E402, B018 (notebook: imports follow the parameters cell; bare expressions display)
 import hashlib
 import json
-from pathlib import Path
 
 import altair as alt
-import duckdb
 import polars as pl
 
 alt.data_transformers.disable_max_rows()
 
-ROOT = next(
-    (path for path in (Path.cwd(), *Path.cwd().parents) if (path / "dbt_project.yml").exists()),
-    Path.cwd(),
-)
+from flows import analysis
+from flows.analysis import open_warehouse, resolve
+from flows.publish import PAYOUT_COLUMNS
 
-
-def resolve(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else ROOT / path
-
-
-con = duckdb.connect(str(resolve(warehouse)), read_only=True)
+con = open_warehouse(warehouse)
 
 
 def query(sql: str, **params) -> pl.DataFrame:
-    return con.execute(sql, params).pl()
+    return analysis.query(con, sql, **params)
 
 
 charts: dict[str, alt.TopLevelMixin] = {}
@@ -372,17 +363,7 @@ files_check: dict[str, object] | None = None
 if out_dir is not None:
     folder = resolve(out_dir) / "payouts" / program_id / period
     manifest = json.loads((folder / "manifest.json").read_text())
-    payout_columns = [
-        "batch_id",
-        "partner_id",
-        "partner_name",
-        "partner_email",
-        "payout_method",
-        "payout_account",
-        "amount",
-        "amount_cents",
-        "currency",
-    ]
+    payout_columns = PAYOUT_COLUMNS
     statement_columns = [
         "partner_id",
         "opening_balance_cents",

@@ -38,31 +38,21 @@ output_dir = None  # a folder: the charts are also saved there as HTML
 # ruff: noqa: E402, B018 (notebook: imports follow the parameters cell; bare expressions display)
 import json
 from datetime import date
-from pathlib import Path
 
 import altair as alt
-import duckdb
 import polars as pl
 import polars.selectors as cs
 
 alt.data_transformers.disable_max_rows()
 
-ROOT = next(
-    (path for path in (Path.cwd(), *Path.cwd().parents) if (path / "dbt_project.yml").exists()),
-    Path.cwd(),
-)
+from flows import analysis
+from flows.analysis import open_warehouse, resolve
 
-
-def resolve(path: str | Path) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else ROOT / path
-
-
-con = duckdb.connect(str(resolve(warehouse)), read_only=True)
+con = open_warehouse(warehouse)
 
 
 def query(sql: str, **params) -> pl.DataFrame:
-    return con.execute(sql, params).pl()
+    return analysis.query(con, sql, **params)
 
 
 year, month = map(int, period.split("-"))

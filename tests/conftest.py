@@ -33,6 +33,29 @@ def prefect_harness():
         yield
 
 
+EXAMPLE_NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
+
+
+@pytest.fixture(scope="session")
+def example_three_nights(prefect_harness, example: Path, tmp_path_factory) -> Path:
+    """The worked example run for three closing nights into `<root>/{warehouse,out}`, once per
+    session; the warehouse is `warehouse/example.duckdb`. Tests copy it before changing it."""
+    from datetime import date
+
+    from flows.nightly import nightly_settlement
+
+    root = tmp_path_factory.mktemp("example_three_nights")
+    for night in EXAMPLE_NIGHTS:
+        nightly_settlement(
+            as_of=date.fromisoformat(night),
+            landing=example / "landing",
+            rules=example / "rules",
+            warehouse=root / "warehouse" / "example.duckdb",
+            out=root / "out",
+        )
+    return root
+
+
 @pytest.fixture(scope="session")
 def demo_replayed(prefect_harness, tmp_path_factory) -> tuple[Path, dict]:
     """The demo program (scale 1) generated and replayed over its year, once per session."""

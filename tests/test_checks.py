@@ -28,32 +28,9 @@ PERIODS = ("2025-03", "2025-04", "2025-05")
 PROGRAM = "prog_lumen"
 
 
-def build_example(request: pytest.FixtureRequest, tmp_path_factory, example: Path) -> Path:
-    """The example run for NIGHTS into `<basetemp>/example_three_nights/{warehouse,out}`, built
-    once per session (test_publish.py uses the same folder). Callers never write in it."""
-    root = tmp_path_factory.getbasetemp() / "example_three_nights"
-    if (root / "built.ok").exists():
-        return root
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    request.getfixturevalue("prefect_harness")
-    from flows.nightly import nightly_settlement
-
-    for night in NIGHTS:
-        nightly_settlement(
-            as_of=date.fromisoformat(night),
-            landing=example / "landing",
-            rules=example / "rules",
-            warehouse=root / "warehouse" / "example.duckdb",
-            out=root / "out",
-        )
-    (root / "built.ok").write_text("ok\n")
-    return root
-
-
 @pytest.fixture(scope="module")
-def built(request, tmp_path_factory, example: Path) -> Path:
-    return build_example(request, tmp_path_factory, example)
+def built(example_three_nights: Path) -> Path:
+    return example_three_nights
 
 
 @pytest.fixture

@@ -125,8 +125,22 @@ def test_notebook_shape(name: str) -> None:
     assert code_cells[0].metadata.get("tags") == ["parameters"]
     assert {"warehouse", "program_id", "period"} <= _parameter_names(notebook)
     connects = re.findall(r"duckdb\.connect\(([^\n]*)", source)
-    assert connects and all("read_only=True" in call for call in connects), connects
+    assert all("read_only=True" in call for call in connects), connects
+    assert "open_warehouse(warehouse)" in source  # flows.analysis: read-only
     assert all(not cell.get("outputs") for cell in code_cells)
+
+
+def test_open_warehouse_is_read_only(tmp_path: Path) -> None:
+    import duckdb
+    import pytest as _pytest
+
+    from flows.analysis import open_warehouse
+
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).execute("create table t (x int)").close()
+    con = open_warehouse(path)
+    with _pytest.raises(duckdb.Error):
+        con.execute("insert into t values (1)")
 
 
 def test_program_performance(demo_replayed, tmp_path: Path) -> None:

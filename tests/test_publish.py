@@ -20,7 +20,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,54 +27,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.publish import publish_missing
+from flows.publish import PAYOUT_COLUMNS, publish_missing
 from flows.warehouse import connect
 
 REPO = Path(__file__).resolve().parent.parent
 NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
 PERIODS = ("2025-03", "2025-04", "2025-05")
 PROGRAM = "prog_lumen"
-PAYOUT_COLUMNS = [
-    "batch_id",
-    "partner_id",
-    "partner_name",
-    "partner_email",
-    "payout_method",
-    "payout_account",
-    "amount",
-    "amount_cents",
-    "currency",
-]
 PAIN = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 NS = {"p": PAIN}
 
 
-def build_example(request: pytest.FixtureRequest, tmp_path_factory, example: Path) -> Path:
-    """The example run for NIGHTS into `<basetemp>/example_three_nights/{warehouse,out}`, built
-    once per session (test_checks.py uses the same folder). Callers never write in it."""
-    root = tmp_path_factory.getbasetemp() / "example_three_nights"
-    if (root / "built.ok").exists():
-        return root
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir()
-    request.getfixturevalue("prefect_harness")
-    from flows.nightly import nightly_settlement
-
-    for night in NIGHTS:
-        nightly_settlement(
-            as_of=date.fromisoformat(night),
-            landing=example / "landing",
-            rules=example / "rules",
-            warehouse=root / "warehouse" / "example.duckdb",
-            out=root / "out",
-        )
-    (root / "built.ok").write_text("ok\n")
-    return root
-
-
 @pytest.fixture(scope="module")
-def built(request, tmp_path_factory, example: Path) -> Path:
-    return build_example(request, tmp_path_factory, example)
+def built(example_three_nights: Path) -> Path:
+    return example_three_nights
 
 
 @pytest.fixture(scope="module")
