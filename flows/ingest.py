@@ -150,20 +150,19 @@ def _reject(
 
 
 def _physical_records(path: Path) -> int:
-    """Data records the file should hold if no field spans lines: non-blank lines − header."""
+    """Lines after the header. DuckDB's record count equals it only when every line is one
+    record: a blank line or a field spanning lines makes them differ, and then DuckDB's record
+    numbers are not line numbers, so the exact parser must read the file."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    lines = blank = 0
-    last = b"\n"
+    lines = 0
+    last = b""
     with opener(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             lines += chunk.count(b"\n")
-            blank += chunk.count(b"\n\n") + chunk.count(b"\n\r\n")
-            if last == b"\n" and chunk[:1] in (b"\n", b"\r"):
-                blank += 1 if lines else 0
             last = chunk[-1:]
     if last not in (b"\n", b""):
-        lines += 1
-    return max(lines - blank - 1, 0)
+        lines += 1  # a last line without its newline
+    return max(lines - 1, 0)
 
 
 def _load_with_duckdb(
@@ -301,9 +300,9 @@ def load_tracking_file(
     """Load one tracking CSV (plain or gzip); bad records become rejects, never silent drops.
 
     DuckDB's reader does the work (no Python rows). Its result is checked against the file's
-    line count; when it raised, or accounts for fewer records than the file has lines (broken
-    quoting, mixed line endings, fields spanning lines), the file is read again by the exact
-    streaming parser instead.
+    line count; when it raised, or accounts for fewer records than the file has lines (blank
+    lines, broken quoting, mixed line endings, fields spanning lines), the file is read again
+    by the exact streaming parser instead.
     """
     seq = _next_seq(con)
     expected = TRACKING_COLUMNS[table]

@@ -323,6 +323,20 @@ def test_unterminated_quote_does_not_drop_rows_silently(con, landing: Path) -> N
     )
 
 
+def test_blank_lines_keep_the_line_numbers_of_the_records_after_them(con, landing: Path) -> None:
+    """A blank line is not a record, and the records after it keep their physical line."""
+    write(
+        landing,
+        "tracking/clicks/blanks.csv",
+        CLICKS_HEADER + click("c1") + "\n" + click("c2") + click("c3"),
+    )
+
+    summary = ingest_landing(con, landing)
+
+    assert [(row[2], row[3]) for row in clicks(con)] == [(2, "c1"), (4, "c2"), (5, "c3")]
+    assert summary.loads[0].rows_rejected == 0
+
+
 def test_a_line_ending_in_crlf_among_lf_lines_does_not_stop_the_file(con, landing: Path) -> None:
     """RFC 4180 lines end in CRLF, most exports use LF; a file mixing both (one hand-edited
     line) must not abort the ingest: its rows load or are quarantined, never stop the others."""
