@@ -97,18 +97,12 @@ def ingest(work: Path, landing: Path) -> dict[str, int]:
     try:
         ensure_raw_schema(con)
         summary = ingest_landing(con, landing) if landing.is_dir() else None
-        api_objects = 0
         api_key = stripe_api_key()
+        api_objects = 0
         if api_key:
-            from flows.stripe_api import pull_stripe
+            from flows.stripe_api import pull_stripe_from_env
 
-            pulled = pull_stripe(
-                con,
-                api_key=api_key,
-                api_base=os.environ.get("STRIPE_API_BASE", "").strip() or None,
-                lookback_days=int(os.environ.get("STRIPE_LOOKBACK_DAYS", "").strip() or 45),
-            )
-            api_objects = pulled.objects
+            api_objects = pull_stripe_from_env(con, api_key=api_key).objects
     finally:
         con.close()
     if summary is None:

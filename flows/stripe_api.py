@@ -548,10 +548,13 @@ def pull_stripe(
     return summary
 
 
-def pull_stripe_from_env(con: duckdb.DuckDBPyConnection) -> StripePullSummary | None:
-    """Pull with ``STRIPE_API_KEY`` (and ``STRIPE_API_BASE``, ``STRIPE_LOOKBACK_DAYS``) from the
-    environment; ``None`` when no key is set (Stripe then comes from landing files only)."""
-    api_key = os.environ.get("STRIPE_API_KEY", "").strip()
+def pull_stripe_from_env(
+    con: duckdb.DuckDBPyConnection, api_key: str | None = None
+) -> StripePullSummary | None:
+    """Pull with ``STRIPE_API_KEY`` (or the key given, e.g. from a Prefect Secret block) and
+    ``STRIPE_API_BASE``, ``STRIPE_LOOKBACK_DAYS`` from the environment; ``None`` when there is
+    no key (Stripe then comes from landing files only)."""
+    api_key = (api_key or os.environ.get("STRIPE_API_KEY", "")).strip()
     if not api_key:
         return None
     api_base = os.environ.get("STRIPE_API_BASE", "").strip() or None
