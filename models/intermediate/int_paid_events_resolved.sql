@@ -18,21 +18,8 @@ stripe_customers as (
     where {{ is_visible('created_at') }}
 ),
 
-{#- A charge belongs to an invoice when it names the invoice or the invoice names it (some
-    Stripe-compatible servers leave charge.invoice empty on invoice charges). -#}
-invoice_charge_links as (
-    select charge_id, invoice_id from {{ ref('stg_stripe__invoices') }}
-    where charge_id is not null
-),
-
 stripe_charges as (
-    select
-        charges.* exclude (invoice_id),
-        coalesce(charges.invoice_id, invoice_charge_links.invoice_id) as invoice_id
-    from {{ ref('stg_stripe__charges') }} as charges
-    left join invoice_charge_links
-        on charges.charge_id = invoice_charge_links.charge_id
-    where {{ is_visible('charges.created_at') }}
+    select * from {{ ref('int_stripe_charges_linked') }}
 ),
 
 paid_invoices as (

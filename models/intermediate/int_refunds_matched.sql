@@ -8,19 +8,8 @@ with events as (
     from {{ ref('int_paid_events_resolved') }}
 ),
 
-invoice_charge_links as (
-    select charge_id, invoice_id from {{ ref('stg_stripe__invoices') }}
-    where charge_id is not null
-),
-
 charges as (
-    select
-        charges.charge_id,
-        coalesce(charges.invoice_id, invoice_charge_links.invoice_id) as invoice_id
-    from {{ ref('stg_stripe__charges') }} as charges
-    left join invoice_charge_links
-        on charges.charge_id = invoice_charge_links.charge_id
-    where {{ is_visible('charges.created_at') }}
+    select charge_id, invoice_id from {{ ref('int_stripe_charges_linked') }}
 ),
 
 stripe_refunds as (
