@@ -63,3 +63,13 @@
             )
     end
 {%- endmacro %}
+
+{#- SPEC §2.9: a partner is paid the whole payable when it is positive and reaches the program's
+    minimum and nothing blocks the payout (status, payout details); otherwise nothing. -#}
+{% macro payout_cents(payable, blocking_reason, min_payout_cents) -%}
+    case
+        when {{ blocking_reason }} is null and {{ payable }} > 0 and {{ payable }} >= {{ min_payout_cents }}
+            then {{ payable }}
+        else 0
+    end
+{%- endmacro %}

@@ -175,36 +175,33 @@ settlement_walk as (
         period_index,
         earlier_paid_cents as paid_before_cents,
         available_cents - earlier_paid_cents as payable_cents,
-        case
-            when blocking_reason is null and available_cents - earlier_paid_cents > 0
-                and available_cents - earlier_paid_cents >= min_payout_cents
-                then available_cents - earlier_paid_cents
-            else 0
-        end as payout_cents
+        {{ payout_cents('available_cents - earlier_paid_cents', 'blocking_reason', 'min_payout_cents') }}
+            as payout_cents
     from eligibility
     where period_index = 1
     union all
     select
-        eligibility.batch_id,
-        eligibility.program_id,
-        eligibility.partner_id,
-        eligibility.period_index,
-        settlement_walk.paid_before_cents + settlement_walk.payout_cents as paid_before_cents,
-        eligibility.available_cents - settlement_walk.paid_before_cents - settlement_walk.payout_cents
-            as payable_cents,
-        case
-            when eligibility.blocking_reason is null
-                and eligibility.available_cents - settlement_walk.paid_before_cents - settlement_walk.payout_cents > 0
-                and eligibility.available_cents - settlement_walk.paid_before_cents - settlement_walk.payout_cents
-                >= eligibility.min_payout_cents
-                then eligibility.available_cents - settlement_walk.paid_before_cents - settlement_walk.payout_cents
-            else 0
-        end as payout_cents
-    from settlement_walk
-    inner join eligibility
-        on settlement_walk.program_id = eligibility.program_id
-        and settlement_walk.partner_id = eligibility.partner_id
-        and eligibility.period_index = settlement_walk.period_index + 1
+        next_close.batch_id,
+        next_close.program_id,
+        next_close.partner_id,
+        next_close.period_index,
+        next_close.paid_before_cents,
+        next_close.available_cents - next_close.paid_before_cents as payable_cents,
+        {{ payout_cents(
+            'next_close.available_cents - next_close.paid_before_cents',
+            'next_close.blocking_reason',
+            'next_close.min_payout_cents',
+        ) }} as payout_cents
+    from (
+        select
+            eligibility.*,
+            settlement_walk.paid_before_cents + settlement_walk.payout_cents as paid_before_cents
+        from settlement_walk
+        inner join eligibility
+            on settlement_walk.program_id = eligibility.program_id
+            and settlement_walk.partner_id = eligibility.partner_id
+            and eligibility.period_index = settlement_walk.period_index + 1
+    ) as next_close
 ),
 
 statements as (
