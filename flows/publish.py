@@ -59,6 +59,9 @@ class Batch:
     currency: str
     row_count: int
     total_cents: int
+    debtor_name: str | None
+    debtor_iban: str | None
+    debtor_bic: str | None
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def _parquet_bytes(columns: list[str], rows: list[tuple]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _sepa_xml(batch: Batch, debtor: tuple[str, str, str], lines: list[tuple]) -> bytes:
+def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
     """pain.001.001.03 for the batch's sepa lines, validated against the schema by sepaxml.
 
     sepaxml stamps the wall clock and random ids; they are replaced by the batch id and the
@@ -101,12 +104,11 @@ def _sepa_xml(batch: Batch, debtor: tuple[str, str, str], lines: list[tuple]) ->
     """
     from sepaxml import SepaTransfer
 
-    name, iban, bic = debtor
     transfer = SepaTransfer(
         {
-            "name": name,
-            "IBAN": iban.replace(" ", "").upper(),
-            "BIC": bic.upper(),
+            "name": batch.debtor_name,
+            "IBAN": batch.debtor_iban.replace(" ", "").upper(),
+            "BIC": batch.debtor_bic.upper(),
             "batch": True,
             "currency": batch.currency,
         },
@@ -172,12 +174,7 @@ def render_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, byte
     if batch.currency == "EUR":
         sepa_lines = [(row[1], row[2], row[5], row[7]) for row in payouts if row[4] == "sepa"]
         if sepa_lines:
-            debtor = con.execute(
-                "select debtor_name, debtor_iban, debtor_bic from fct_payout_batches "
-                "where batch_id = ?",
-                [batch.batch_id],
-            ).fetchone()
-            files["sepa.xml"] = _sepa_xml(batch, debtor, sepa_lines)
+            files["sepa.xml"] = _sepa_xml(batch, sepa_lines)
     manifest = {
         "batch_id": batch.batch_id,
         "program_id": batch.program_id,
@@ -196,8 +193,8 @@ def render_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, byte
 
 def closed_batches(con: duckdb.DuckDBPyConnection) -> list[Batch]:
     rows = con.execute(
-        "select batch_id, program_id, period, as_of, currency, row_count, total_cents "
-        "from fct_payout_batches order by program_id, period"
+        "select batch_id, program_id, period, as_of, currency, row_count, total_cents, "
+        "debtor_name, debtor_iban, debtor_bic from fct_payout_batches order by program_id, period"
     ).fetchall()
     return [Batch(*row) for row in rows]
 

@@ -69,25 +69,18 @@ rejected_refunds as (
 {#- A Stripe object that would count (a paid invoice, a charge, a refund, a dispute) but whose
     timestamp is missing or not a number cannot be placed in time: quarantined, never dropped. -#}
 rejected_stripe_timestamps as (
-    select 'invoices' as source_table, file_path, line_no, raw_text, 'invalid_timestamp' as reason
-    from {{ ref('stg_stripe__invoices') }}
-    where status = 'paid' and paid_at is null
-    union all
-    select 'charges', file_path, line_no, raw_text, 'invalid_timestamp'
-    from {{ ref('stg_stripe__charges') }}
-    where created_at is null
-    union all
-    select 'refunds', file_path, line_no, raw_text, 'invalid_timestamp'
-    from {{ ref('stg_stripe__refunds') }}
-    where created_at is null
-    union all
-    select 'disputes', file_path, line_no, raw_text, 'invalid_timestamp'
-    from {{ ref('stg_stripe__disputes') }}
-    where created_at is null
-    union all
-    select 'customers', file_path, line_no, raw_text, 'invalid_timestamp'
-    from {{ ref('stg_stripe__customers') }}
-    where created_at is null
+    {% for object_type, missing_time in [
+        ('invoices', "status = 'paid' and paid_at is null"),
+        ('charges', 'created_at is null'),
+        ('refunds', 'created_at is null'),
+        ('disputes', 'created_at is null'),
+        ('customers', 'created_at is null'),
+    ] %}
+    {% if not loop.first %}union all{% endif %}
+    select '{{ object_type }}' as source_table, file_path, line_no, raw_text, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__' ~ object_type) }}
+    where {{ missing_time }}
+    {% endfor %}
 ),
 
 all_rejected as (
