@@ -191,6 +191,7 @@ class DemoStats:
     coupons: int
     clicks: int  # valid click rows, the late file included
     late_clicks: int  # rows of clicks/<year>-late.csv
+    redelivered_clicks: int  # rows sent again, unchanged, at the top of the next month's file
     leads: int
     signups: int
     customers: int  # paying customers (Stripe or Sale API)
@@ -396,6 +397,7 @@ class _Ctx:
     months: int
     start_ts: int
     end_ts: int
+    customer_scale: int = 0  # 0: the same as scale
     partners: list[_Partner] = field(default_factory=list)
     coupons: list[tuple[str, str, str]] = field(default_factory=list)  # code, program, partner
     journeys: list[_Journey] = field(default_factory=list)
@@ -731,7 +733,7 @@ def _make_journeys(ctx: _Ctx) -> None:
         partners = [p for p in ctx.partners if p.shape is shape]
         picker = _PartnerPicker(partners)
         coupon_partners = [p for p in partners if p.partner_id in coupon_owner]
-        n = _scaled(shape.signups_per_year, ctx.scale, ctx.months)
+        n = _scaled(shape.signups_per_year, ctx.customer_scale or ctx.scale, ctx.months)
         for number, signup_ts in enumerate(_signup_times(ctx, rng, n), start=1):
             email = _customer_email(rng, number)
             channel = rng.choices(("stripe", "sale", "none"), weights=(70, 8, 22))[0]
@@ -1017,7 +1019,9 @@ def _write_clicks(ctx: _Ctx) -> None:
     """Month files ``clicks/YYYY-MM.csv`` (every fourth month gzipped) and ``<year>-late.csv``.
 
     Clicks during a 36-hour tracking outage in the third month reach the landing directory only
-    in the late file, with their original timestamps (converting clicks included). Each month is
+    in the late file, with their original timestamps (converting clicks included). The export
+    overlaps: each month file begins with the previous month's last two hours of clicks again,
+    unchanged (SPEC §1.1: the newest delivery of a click id is its version). Each month is
     generated in slices of at most ``CLICK_CHUNK_ROWS`` rows, appended to its file.
     """
     gen = np.random.default_rng([ctx.seed, ctx.scale, 7])
@@ -1030,6 +1034,7 @@ def _write_clicks(ctx: _Ctx) -> None:
     click_numbers = np.full(len(ctx.jc_ts), -1, dtype=np.int64)
     number = 1
     folder = ctx.landing / "tracking" / "clicks"
+    overlap = pl.DataFrame()
     with _open_out(folder / f"{start.year}-late.csv") as late:
         late.write(_csv_line(columns).encode())
         for m in range(ctx.months):
@@ -1039,6 +1044,9 @@ def _write_clicks(ctx: _Ctx) -> None:
             suffix = ".csv.gz" if m % 4 == 3 else ".csv"
             with _open_out(folder / f"{_add_months(start, m):%Y-%m}{suffix}") as out:
                 out.write(_csv_line(columns).encode())
+                if overlap.height:
+                    overlap.select(columns).write_csv(out, include_header=False)
+                    ctx.add("redelivered_clicks", overlap.height)
                 for k in range(slices):
                     span = (lo + (hi - lo) * k // slices, lo + (hi - lo) * (k + 1) // slices)
                     rows = _click_chunk(ctx, gen, tables, journeys, span, growth, number)
@@ -1056,6 +1064,9 @@ def _write_clicks(ctx: _Ctx) -> None:
                     ctx.add("malformed_rows", bad + len(ragged))
                     ctx.add("clicks", rows.height - bad)
                     ctx.add("late_clicks", int((delayed["bad"] < 0).sum()))
+                overlap = rows.filter(
+                    ~in_outage & (pl.col("bad") < 0) & (pl.col("ts") >= hi - 2 * HOUR)
+                )
             ctx.add("files")
     ctx.add("files")
     ctx.jc_click_id = [f"clk_{n:010d}" if n >= 0 else "" for n in click_numbers.tolist()]
@@ -1808,17 +1819,25 @@ def generate_demo_landing(
     scale: int = 1,
     start: date = date(2025, 1, 1),
     months: int = 12,
+    customer_scale: int | None = None,
 ) -> DemoStats:
     """Write a demo landing directory for ``prog_eur`` and ``prog_usd`` and return its counts.
 
     ``scale`` multiplies partners, visitors, clicks, customers and the rest; the shape stays the
-    same. Files are (over)written in place; other files under ``landing`` are left alone. The same
-    ``seed``, ``scale``, ``start`` and ``months`` give byte-identical files.
+    same. ``customer_scale`` multiplies the signups (and so the customers and their Stripe
+    history) instead, for benchmarks that need more customers per click than the demo has.
+    Files are (over)written in place; other files under ``landing`` are left alone. The same
+    arguments give byte-identical files.
     """
-    if scale < 1 or months < 1:
-        raise ValueError(f"scale and months must be >= 1, got scale={scale} months={months}")
+    if scale < 1 or months < 1 or (customer_scale is not None and customer_scale < 1):
+        raise ValueError(
+            f"scale, customer_scale and months must be >= 1, got scale={scale} "
+            f"customer_scale={customer_scale} months={months}"
+        )
     end = _add_months(start, months)
-    ctx = _Ctx(Path(landing), seed, scale, months, _ts(start), _ts(end))
+    ctx = _Ctx(
+        Path(landing), seed, scale, months, _ts(start), _ts(end), customer_scale=customer_scale or 0
+    )
     expected_clicks = sum(s.clicks_per_day for s in PROGRAMS) * scale * (end - start).days
     ctx.visitor_pool = max(1, round(expected_clicks / 1.7))
     _make_partners(ctx)
@@ -1840,6 +1859,7 @@ def generate_demo_landing(
         coupons=counts["coupons"],
         clicks=counts["clicks"],
         late_clicks=counts["late_clicks"],
+        redelivered_clicks=counts.get("redelivered_clicks", 0),
         leads=counts["leads"],
         signups=counts["signups"],
         customers=counts.get("customers", 0),

@@ -1,33 +1,33 @@
 {#- Attribution (SPEC §2.2, §3.1): every candidate touch of every customer, the winner flagged
     and each loser with the reason it lost; a customer with no candidate has one row with no
-    touch. From a payout line: ledger entry → (program, customer) → the winning touch here. -#}
+    touch. From a payout line: ledger entry → (program, customer) → the winning touch here.
+    One row per (program_id, customer_key, touch_source, touch_id). -#}
 with touches as (
     select * from {{ ref('int_touches_evaluated') }}
 ),
 
 customers as (
-    select * from {{ ref('int_customers_identified') }}
+    select program_id, customer_key, converted_at from {{ ref('int_customers_identified') }}
 ),
 
 winners as (
     select program_id, customer_key, partner_id, touch_source, touch_id
-    from touches
-    where is_winner
+    from {{ ref('int_customers_attributed') }}
 ),
 
 candidates as (
     select
-        touches.program_id,
-        touches.customer_key,
-        touches.converted_at,
-        touches.touch_source,
-        touches.touch_id,
-        touches.touched_at,
-        touches.partner_id as touch_partner_id,
-        touches.source_priority,
-        touches.window_days,
-        touches.is_winner,
-        touches.lost_reason
+        program_id,
+        customer_key,
+        converted_at,
+        touch_source,
+        touch_id,
+        touched_at,
+        partner_id as touch_partner_id,
+        source_priority,
+        window_days,
+        is_winner,
+        lost_reason
     from touches
 ),
 
@@ -46,9 +46,9 @@ untouched as (
         'no_candidate_touch' as lost_reason
     from customers
     where not exists (
-        select 1 from touches
-        where touches.program_id = customers.program_id
-            and touches.customer_key = customers.customer_key
+        select 1 from candidates
+        where candidates.program_id = customers.program_id
+            and candidates.customer_key = customers.customer_key
     )
 ),
 
@@ -59,10 +59,8 @@ rows_ as (
 )
 
 select
-    {{ dbt.hash("concat_ws('|', rows_.program_id, rows_.customer_key, coalesce(rows_.touch_source, ''), coalesce(rows_.touch_id, ''))") }}
-        as attribution_id,
     rows_.*,
-    winners.partner_id as partner_id,
+    winners.partner_id,
     winners.touch_source as winning_touch_source,
     winners.touch_id as winning_touch_id
 from rows_
