@@ -1,9 +1,16 @@
-{#- Small dispatched helpers so the models stay portable (DuckDB default, Spark beside it). -#}
+{#- Cross-database helpers (docs/decisions/0011). Models use dbt's own cross-database macros
+    (dbt.dateadd, dbt.safe_cast, dbt.hash, dbt.generate_series, ...) and these; a DuckDB-only
+    form lives only in a duckdb__ implementation, beside a portable default__ (ANSI SQL as
+    PostgreSQL and Trino take it) and, where Spark differs, a spark__ one. -#}
 
 {% macro json_str(body, path) -%}
     {{ return(adapter.dispatch('json_str', 'partner_ledger')(body, path)) }}
 {%- endmacro %}
+{#- JSON has no portable SQL form: each engine names its own. -#}
 {% macro default__json_str(body, path) -%}
+    {{ exceptions.raise_compiler_error("json_str: no implementation for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+{% macro duckdb__json_str(body, path) -%}
     json_extract_string({{ body }}, '{{ path }}')
 {%- endmacro %}
 {% macro spark__json_str(body, path) -%}
@@ -39,9 +46,111 @@
     {{ return(adapter.dispatch('json_ref', 'partner_ledger')(body, path)) }}
 {%- endmacro %}
 {% macro default__json_ref(body, path) -%}
+    {{ exceptions.raise_compiler_error("json_ref: no implementation for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+{% macro spark__json_ref(body, path) -%}
+    nullif(coalesce(
+        get_json_object({{ body }}, '{{ path }}.id'),
+        case when get_json_object({{ body }}, '{{ path }}') not like {{ "'{%'" }} then get_json_object({{ body }}, '{{ path }}') end
+    ), '')
+{%- endmacro %}
+{% macro duckdb__json_ref(body, path) -%}
     nullif(coalesce(
         json_extract_string({{ body }}, '{{ path }}.id'),
         case when json_type({{ body }}, '{{ path }}') = 'VARCHAR'
             then json_extract_string({{ body }}, '{{ path }}') end
     ), '')
+{%- endmacro %}
+
+{#- True when the whole of text matches the regular expression (RE2 / Java syntax: \d, classes,
+    bounded repeats); null when text is null. -#}
+{% macro regex_full_match(text, pattern) -%}
+    {{ return(adapter.dispatch('regex_full_match', 'partner_ledger')(text, pattern)) }}
+{%- endmacro %}
+{% macro default__regex_full_match(text, pattern) -%}
+    regexp_like({{ text }}, '^(?:{{ pattern }})$')
+{%- endmacro %}
+{% macro duckdb__regex_full_match(text, pattern) -%}
+    regexp_full_match({{ text }}, '{{ pattern }}')
+{%- endmacro %}
+{% macro spark__regex_full_match(text, pattern) -%}
+    ({{ text }} rlike '^(?:{{ pattern | replace('\\', '\\\\') }})$')
+{%- endmacro %}
+
+{#- Text with leading and trailing whitespace of any kind (tabs, newlines) removed. -#}
+{% macro trim_whitespace(text) -%}
+    {{ return(adapter.dispatch('trim_whitespace', 'partner_ledger')(text)) }}
+{%- endmacro %}
+{% macro default__trim_whitespace(text) -%}
+    regexp_replace({{ text }}, '^\s+|\s+$', '', 'g')
+{%- endmacro %}
+{% macro spark__trim_whitespace(text) -%}
+    regexp_replace({{ text }}, '^\\s+|\\s+$', '')
+{%- endmacro %}
+
+{#- An integer type wide enough for cents × 10^12 × basis points (money.sql): DuckDB's 128-bit
+    hugeint, else a 38-digit decimal. -#}
+{% macro wide_integer_type() -%}
+    {{ return(adapter.dispatch('wide_integer_type', 'partner_ledger')()) }}
+{%- endmacro %}
+{% macro default__wide_integer_type() -%}
+    decimal(38, 0)
+{%- endmacro %}
+{% macro duckdb__wide_integer_type() -%}
+    hugeint
+{%- endmacro %}
+
+{#- numerator ÷ denominator rounded toward zero, for integers (exact). -#}
+{% macro integer_divide(numerator, denominator) -%}
+    {{ return(adapter.dispatch('integer_divide', 'partner_ledger')(numerator, denominator)) }}
+{%- endmacro %}
+{% macro default__integer_divide(numerator, denominator) -%}
+    (({{ numerator }}) - mod({{ numerator }}, {{ denominator }})) / ({{ denominator }})
+{%- endmacro %}
+{% macro duckdb__integer_divide(numerator, denominator) -%}
+    (({{ numerator }}) // ({{ denominator }}))
+{%- endmacro %}
+{% macro spark__integer_divide(numerator, denominator) -%}
+    (({{ numerator }}) div ({{ denominator }}))
+{%- endmacro %}
+
+{#- 'YYYY-MM' of a timestamp (period names, batch ids). -#}
+{% macro year_month_text(ts) -%}
+    {{ return(adapter.dispatch('year_month_text', 'partner_ledger')(ts)) }}
+{%- endmacro %}
+{% macro default__year_month_text(ts) -%}
+    to_char({{ ts }}, 'YYYY-MM')
+{%- endmacro %}
+{% macro duckdb__year_month_text(ts) -%}
+    strftime({{ ts }}, '%Y-%m')
+{%- endmacro %}
+{% macro spark__year_month_text(ts) -%}
+    date_format({{ ts }}, 'yyyy-MM')
+{%- endmacro %}
+
+{#- A timestamp as 'YYYY-MM-DDTHH:MM:SS.ffffff', the form ledger keys are hashed from: the text
+    must never change for a given instant, or every ledger key would. -#}
+{% macro timestamp_key_text(ts) -%}
+    {{ return(adapter.dispatch('timestamp_key_text', 'partner_ledger')(ts)) }}
+{%- endmacro %}
+{% macro default__timestamp_key_text(ts) -%}
+    to_char({{ ts }}, 'YYYY-MM-DD"T"HH24:MI:SS.US')
+{%- endmacro %}
+{% macro duckdb__timestamp_key_text(ts) -%}
+    strftime({{ ts }}, '%Y-%m-%dT%H:%M:%S.%f')
+{%- endmacro %}
+{% macro spark__timestamp_key_text(ts) -%}
+    date_format({{ ts }}, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
+{%- endmacro %}
+
+{#- The first instants of the calendar months from the month of `first` to the month of `last`
+    (timestamps, UTC), one row each beside the columns of `relation`: a month spine per row,
+    built on dbt.generate_series (months up to `max_months` apart). -#}
+{% macro months_from_to(relation, first, last, max_months=1200) -%}
+    select
+        {{ relation }}.*,
+        {{ dbt.dateadd('month', 'month_offsets.generated_number - 1', month_start(first)) }} as month_start
+    from {{ relation }}
+    inner join ({{ dbt.generate_series(max_months) }}) as month_offsets
+        on month_offsets.generated_number - 1 <= {{ months_between(first, last) }}
 {%- endmacro %}

@@ -2,17 +2,20 @@
     entry). Every rounding in the project goes through round_half_away, on exact integers. -#}
 
 {#- Fixed-point scale for converted bases: a basis in the program's currency is carried as
-    cents × 10^12 (hugeint), exact for fx rates with up to 12 decimals. -#}
+    cents × 10^12 (wide_integer_type), exact for fx rates with up to 12 decimals. -#}
 {% macro basis_scale() -%}
-    cast(1000000000000 as hugeint)
+    cast(1000000000000 as {{ wide_integer_type() }})
 {%- endmacro %}
 
 {#- round(numerator / denominator), half away from zero, for integers with denominator > 0. -#}
 {% macro round_half_away(numerator, denominator, result_type='bigint') -%}
+    {%- set wide = wide_integer_type() -%}
     cast(
         sign({{ numerator }})
-        * ((abs(cast({{ numerator }} as hugeint)) * 2 + cast({{ denominator }} as hugeint))
-            // (cast({{ denominator }} as hugeint) * 2))
+        * {{ integer_divide(
+            'abs(cast(' ~ numerator ~ ' as ' ~ wide ~ ')) * 2 + cast(' ~ denominator ~ ' as ' ~ wide ~ ')',
+            'cast(' ~ denominator ~ ' as ' ~ wide ~ ') * 2'
+        ) }}
         as {{ result_type }}
     )
 {%- endmacro %}

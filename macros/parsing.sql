@@ -1,26 +1,40 @@
 {#- ISO-8601 with `Z` or an offset → UTC timestamp; anything else (no zone, a bare date,
-    garbage) → null (SPEC §1.1: "a timestamp without either is invalid"). -#}
+    garbage) → null (SPEC §1.1: "a timestamp without either is invalid"). The text is checked
+    by one regular expression everywhere; converting it to UTC is each engine's own call. -#}
 {% macro parse_utc_timestamp(column) -%}
     case
-        when regexp_full_match(
-            trim({{ column }}),
-            '\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}(:?\d{2})?)'
-        )
-            then timezone('UTC', try_cast(trim({{ column }}) as timestamptz))
+        when {{ regex_full_match(
+            'trim(' ~ column ~ ')',
+            '\\d{4}-\\d{2}-\\d{2}[Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?([Zz]|[+-]\\d{2}(:?\\d{2})?)'
+        ) }}
+            then {{ adapter.dispatch('utc_from_zoned_text', 'partner_ledger')('trim(' ~ column ~ ')') }}
     end
+{%- endmacro %}
+
+{% macro default__utc_from_zoned_text(text) -%}
+    cast(cast({{ text }} as timestamp with time zone) at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{% macro duckdb__utc_from_zoned_text(text) -%}
+    timezone('UTC', try_cast({{ text }} as timestamptz))
+{%- endmacro %}
+
+{#- Spark parses the offset and returns the instant in the session time zone (UTC here). -#}
+{% macro spark__utc_from_zoned_text(text) -%}
+    to_utc_timestamp(cast({{ text }} as timestamp), current_timezone())
 {%- endmacro %}
 
 {#- A whole number written as digits (optionally signed) → bigint; anything else → null. -#}
 {% macro parse_integer(column) -%}
     case
-        when regexp_full_match(trim({{ column }}), '[+-]?\d{1,18}')
-            then cast(trim({{ column }}) as bigint)
+        when {{ regex_full_match('trim(' ~ column ~ ')', '[+-]?\\d{1,18}') }}
+            then cast(trim({{ column }}) as {{ dbt.type_bigint() }})
     end
 {%- endmacro %}
 
-{#- Emails are compared trimmed and lower-cased (SPEC §2.2). -#}
+{#- Emails are compared trimmed (of any whitespace) and lower-cased (SPEC §2.2). -#}
 {% macro normalize_email(column) -%}
-    nullif(lower(regexp_replace({{ column }}, '^\s+|\s+$', '', 'g')), '')
+    nullif(lower({{ trim_whitespace(column) }}), '')
 {%- endmacro %}
 
 {#- Empty strings count as absent. -#}
@@ -28,7 +42,23 @@
     nullif({{ column }}, '')
 {%- endmacro %}
 
-{#- Unix seconds (Stripe) → UTC timestamp. -#}
+{#- Unix seconds (Stripe) → UTC timestamp; not a whole number → null. -#}
 {% macro from_unix_seconds(column) -%}
+    {{ return(adapter.dispatch('from_unix_seconds', 'partner_ledger')(column)) }}
+{%- endmacro %}
+
+{% macro default__from_unix_seconds(column) -%}
+    {{ dbt.dateadd(
+        'second',
+        dbt.safe_cast(column, dbt.type_bigint()),
+        "cast('1970-01-01 00:00:00' as timestamp)"
+    ) }}
+{%- endmacro %}
+
+{% macro duckdb__from_unix_seconds(column) -%}
     timezone('UTC', to_timestamp(try_cast({{ column }} as bigint)))
+{%- endmacro %}
+
+{% macro spark__from_unix_seconds(column) -%}
+    timestamp_seconds(cast({{ column }} as bigint))
 {%- endmacro %}

@@ -3,41 +3,32 @@
 {#- IBAN: spaces ignored, any case; two letters, two digits, 11–30 letters or digits; ISO 13616
     mod-97 = 1 (letters A=10 … Z=35, the first four characters moved to the end). -#}
 {% macro is_valid_iban(column) -%}
-    {{ return(adapter.dispatch('is_valid_iban', 'partner_ledger')(column)) }}
-{%- endmacro %}
-
-{% macro default__is_valid_iban(column) -%}
-    coalesce(
-        regexp_full_match(upper(replace({{ column }}, ' ', '')), '[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}')
-        and list_reduce(
-            list_transform(
-                string_split(
-                    array_to_string(
-                        list_transform(
-                            string_split(
-                                substr(upper(replace({{ column }}, ' ', '')), 5)
-                                || substr(upper(replace({{ column }}, ' ', '')), 1, 4),
-                                ''
-                            ),
-                            lambda ch: case when ch between 'A' and 'Z' then cast(ascii(ch) - 55 as varchar) else ch end
-                        ),
-                        ''
-                    ),
-                    ''
-                ),
-                lambda digit: cast(digit as integer)
-            ),
-            lambda remainder, digit: (remainder * 10 + digit) % 97,
-            0
-        ) = 1,
-        false
-    )
+    {%- set compact = "upper(replace(" ~ column ~ ", ' ', ''))" -%}
+    {#- the first four characters moved to the end, then each letter replaced by its number -#}
+    {%- set digits = namespace(text="substr(" ~ compact ~ ", 5) || substr(" ~ compact ~ ", 1, 4)") -%}
+    {%- for letter in 'ABCDEFGHIJKLMNOPQRSTUVWXYZ' -%}
+        {%- set digits.text = "replace(" ~ digits.text ~ ", '" ~ letter ~ "', '" ~ (loop.index + 9) ~ "')" -%}
+    {%- endfor -%}
+    {#- mod 97 of a number of up to 68 digits, seven digits at a time: each step appends seven
+        digits to the remainder so far (at most 9 digits, well inside a bigint) -#}
+    {%- set remainder = namespace(sql="0") -%}
+    {%- for start in range(1, 71, 7) -%}
+        {%- set remainder.sql = "mod(" ~ dbt.safe_cast(
+            "cast(" ~ remainder.sql ~ " as " ~ dbt.type_string() ~ ") || substr(iban_digits, " ~ start ~ ", 7)",
+            dbt.type_bigint()
+        ) ~ ", 97)" -%}
+    {%- endfor -%}
+    case
+        when {{ regex_full_match(compact, '[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}') }}
+            then {{ remainder.sql | replace('iban_digits', digits.text) }} = 1
+        else false
+    end
 {%- endmacro %}
 
 {#- PayPal: an email by syntax alone: exactly one @, a non-empty local part, a domain holding a
     dot, no whitespace. -#}
 {% macro is_valid_paypal_account(column) -%}
-    coalesce(regexp_full_match({{ column }}, '[^@\s]+@[^@\s]*\.[^@\s]*'), false)
+    coalesce({{ regex_full_match(column, '[^@\\s]+@[^@\\s]*\\.[^@\\s]*') }}, false)
 {%- endmacro %}
 
 {#- Digits after the decimal point of a currency's major unit (ISO 4217). -#}
@@ -53,12 +44,12 @@
 {#- Integer minor units → decimal string with the currency's minor digits ("35.87"). -#}
 {% macro format_minor_units(amount_cents, currency) -%}
     case {{ currency_minor_digits(currency) }}
-        when 0 then cast({{ amount_cents }} as varchar)
+        when 0 then cast({{ amount_cents }} as {{ dbt.type_string() }})
         else (case when {{ amount_cents }} < 0 then '-' else '' end)
-            || cast(abs({{ amount_cents }}) // cast(pow(10, {{ currency_minor_digits(currency) }}) as bigint) as varchar)
+            || cast({{ integer_divide('abs(' ~ amount_cents ~ ')', 'cast(pow(10, ' ~ currency_minor_digits(currency) ~ ') as bigint)') }} as {{ dbt.type_string() }})
             || '.'
             || lpad(
-                cast(abs({{ amount_cents }}) % cast(pow(10, {{ currency_minor_digits(currency) }}) as bigint) as varchar),
+                cast(abs({{ amount_cents }}) % cast(pow(10, {{ currency_minor_digits(currency) }}) as bigint) as {{ dbt.type_string() }}),
                 {{ currency_minor_digits(currency) }}, '0'
             )
     end

@@ -53,3 +53,61 @@ def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
     ]
     assert result.success, "\n".join(failed)
     assert len(result.result) >= 50
+
+
+def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
+    """The portable SQL IBAN check (macros/payout_details.sql: letters replaced one by one, mod 97
+    taken seven digits at a time) gives the Python rules check's verdict on valid IBANs of many
+    lengths, their one-character corruptions, and malformed text."""
+    import random
+
+    import duckdb
+    from dbt.cli.main import dbtRunner
+
+    from flows.demo_data import iban_check_digits
+    from flows.rules import is_valid_iban
+
+    rng = random.Random(7)
+    accounts = ["", " ", "DE", "de89 3704 0044 0532 0130 00", "GB82 WEST 1234 5698 7654 32", "ÄÖ12"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    for length in range(11, 31):
+        bban = "".join(rng.choice(alphabet) for _ in range(length))
+        country = rng.choice(["DE", "FR", "NL", "GB", "MT", "LC"])
+        iban = country + iban_check_digits(country, bban) + bban
+        position = rng.randrange(len(iban))
+        broken = (
+            iban[:position] + rng.choice(alphabet.replace(iban[position], "")) + iban[position:][1:]
+        )
+        accounts += [iban, iban.lower(), " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))]
+        accounts += [broken, iban + "-", iban[:-1]]
+    values = ", ".join("('" + account.replace("'", "''") + "')" for account in accounts)
+
+    warehouse = tmp_path / "iban" / "partner_ledger.duckdb"
+    connect(warehouse).close()
+    os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
+    os.environ["PARTNER_LEDGER_DBT_TARGET"] = str(tmp_path / "target")
+    try:
+        result = dbtRunner().invoke(
+            [
+                "compile",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--inline",
+                "select account, {{ is_valid_iban('account') }} as ok "
+                f"from (values {values}) as accounts(account)",
+                "--quiet",
+            ]
+        )
+    finally:
+        _release_duckdb()
+        os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
+        os.environ.pop("PARTNER_LEDGER_DBT_TARGET", None)
+    assert result.success, result.exception
+    sql = result.result.results[0].node.compiled_code
+    assert "list_reduce" not in sql and "regexp_full_match" in sql
+    verdicts = dict(duckdb.connect().execute(sql).fetchall())
+    expected = {account: is_valid_iban(account) for account in accounts}
+    assert verdicts == expected
+    assert 40 <= sum(expected.values()) < len(accounts)

@@ -35,7 +35,7 @@ delivered_before as (
 ),
 {% else %}
 delivered_before as (
-    select cast(null as varchar) as click_id
+    select cast(null as {{ dbt.type_string() }}) as click_id
     where false
 ),
 {% endif %}

@@ -97,7 +97,7 @@ commissions as (
         paid_event_type,
         paid_event_id,
         customer_key,
-        cast(null as varchar) as referred_partner_id,
+        cast(null as {{ dbt.type_string() }}) as referred_partner_id,
         paid_at,
         hold_days,
         event_amount_cents,
@@ -154,6 +154,26 @@ earned as (
     select * from referrals
 )
 
-select * exclude (recruited_by, referral_rate_bps)
+select
+    program_id,
+    partner_id,
+    currency,
+    entry_type,
+    paid_event_key,
+    paid_event_type,
+    paid_event_id,
+    customer_key,
+    referred_partner_id,
+    paid_at,
+    hold_days,
+    event_amount_cents,
+    tier,
+    phase,
+    month_number,
+    rate_bps,
+    rate_version,
+    touch_source,
+    touch_id,
+    amount_cents
 from earned
 where amount_cents != 0

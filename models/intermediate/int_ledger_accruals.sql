@@ -5,6 +5,12 @@
     with. Running the same night again finds no difference and appends nothing. -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
+{%- set attributes = [
+    'program_id', 'partner_id', 'currency', 'entry_type', 'source_key', 'paid_event_type',
+    'paid_event_id', 'customer_key', 'referred_partner_id', 'earned_at', 'available_at', 'tier',
+    'phase', 'month_number', 'rate_bps', 'rate_version', 'touch_source', 'touch_id',
+] %}
+
 with expected as (
     select * from {{ ref('int_ledger_entries_expected') }}
 ),
@@ -19,7 +25,7 @@ recorded as (
 ),
 
 last_booked as (
-    select * exclude (entry_id, recorded_at, amount_cents, booking_rank)
+    select ledger_key, {{ attributes | join(', ') }}
     from (
         select
             *,
@@ -30,36 +36,21 @@ last_booked as (
 ),
 {% else %}
 recorded as (
-    select cast(null as varchar) as ledger_key, cast(0 as hugeint) as recorded_cents
+    select cast(null as {{ dbt.type_string() }}) as ledger_key, cast(0 as {{ wide_integer_type() }}) as recorded_cents
     where false
 ),
 
 last_booked as (
-    select * exclude (amount_cents) from expected where false
+    select ledger_key, {{ attributes | join(', ') }} from expected where false
 ),
 {% endif %}
 
 differences as (
     select
         coalesce(expected.ledger_key, last_booked.ledger_key) as ledger_key,
-        coalesce(expected.program_id, last_booked.program_id) as program_id,
-        coalesce(expected.partner_id, last_booked.partner_id) as partner_id,
-        coalesce(expected.currency, last_booked.currency) as currency,
-        coalesce(expected.entry_type, last_booked.entry_type) as entry_type,
-        coalesce(expected.source_key, last_booked.source_key) as source_key,
-        coalesce(expected.paid_event_type, last_booked.paid_event_type) as paid_event_type,
-        coalesce(expected.paid_event_id, last_booked.paid_event_id) as paid_event_id,
-        coalesce(expected.customer_key, last_booked.customer_key) as customer_key,
-        coalesce(expected.referred_partner_id, last_booked.referred_partner_id) as referred_partner_id,
-        coalesce(expected.earned_at, last_booked.earned_at) as earned_at,
-        coalesce(expected.available_at, last_booked.available_at) as available_at,
-        coalesce(expected.tier, last_booked.tier) as tier,
-        coalesce(expected.phase, last_booked.phase) as phase,
-        coalesce(expected.month_number, last_booked.month_number) as month_number,
-        coalesce(expected.rate_bps, last_booked.rate_bps) as rate_bps,
-        coalesce(expected.rate_version, last_booked.rate_version) as rate_version,
-        coalesce(expected.touch_source, last_booked.touch_source) as touch_source,
-        coalesce(expected.touch_id, last_booked.touch_id) as touch_id,
+        {%- for column in attributes %}
+        coalesce(expected.{{ column }}, last_booked.{{ column }}) as {{ column }},
+        {%- endfor %}
         cast(coalesce(expected.amount_cents, 0) - coalesce(recorded.recorded_cents, 0) as bigint)
             as amount_cents
     from expected
@@ -70,7 +61,7 @@ differences as (
 )
 
 select
-    {{ dbt.hash("ledger_key || '|' || cast(" ~ as_of_date() ~ " as varchar)") }} as entry_id,
+    {{ dbt.hash("ledger_key || '|' || cast(" ~ as_of_date() ~ " as " ~ dbt.type_string() ~ ")") }} as entry_id,
     *,
     {{ as_of_date() }} as recorded_at
 from differences

@@ -61,20 +61,20 @@ adjustments as (
         programs.currency,
         'adjustment' as entry_type,
         'adjustment:' || adjustments.adjustment_id as source_key,
-        cast(null as varchar) as paid_event_type,
-        cast(null as varchar) as paid_event_id,
-        cast(null as varchar) as customer_key,
-        cast(null as varchar) as referred_partner_id,
+        cast(null as {{ dbt.type_string() }}) as paid_event_type,
+        cast(null as {{ dbt.type_string() }}) as paid_event_id,
+        cast(null as {{ dbt.type_string() }}) as customer_key,
+        cast(null as {{ dbt.type_string() }}) as referred_partner_id,
         adjustments.effective_at as earned_at,
         adjustments.effective_at as available_at,
         adjustments.amount_cents,
-        cast(null as varchar) as tier,
-        cast(null as varchar) as phase,
+        cast(null as {{ dbt.type_string() }}) as tier,
+        cast(null as {{ dbt.type_string() }}) as phase,
         cast(null as integer) as month_number,
         cast(null as integer) as rate_bps,
         cast(null as date) as rate_version,
-        cast(null as varchar) as touch_source,
-        cast(null as varchar) as touch_id
+        cast(null as {{ dbt.type_string() }}) as touch_source,
+        cast(null as {{ dbt.type_string() }}) as touch_id
     from {{ ref('int_adjustments_validated') }} as adjustments
     inner join programs
         on adjustments.program_id = programs.program_id
@@ -90,6 +90,6 @@ entries as (
 )
 
 select
-    {{ dbt.hash("concat_ws('|', program_id, partner_id, entry_type, source_key, coalesce(paid_event_type || ':' || paid_event_id, ''), strftime(earned_at, '%Y-%m-%dT%H:%M:%S.%f'), strftime(available_at, '%Y-%m-%dT%H:%M:%S.%f'))") }} as ledger_key,
+    {{ dbt.hash("concat_ws('|', program_id, partner_id, entry_type, source_key, coalesce(paid_event_type || ':' || paid_event_id, ''), " ~ timestamp_key_text('earned_at') ~ ", " ~ timestamp_key_text('available_at') ~ ")") }} as ledger_key,
     *
 from entries

@@ -83,7 +83,7 @@ charge_events as (
         coalesce(stripe_charges.meta_click_id, stripe_customers.meta_click_id) as stripe_click_id,
         stripe_charges.stripe_customer_id,
         stripe_customers.email_normalized as stripe_email,
-        cast(null as varchar) as coupon_code,
+        cast(null as {{ dbt.type_string() }}) as coupon_code,
         stripe_charges.file_path,
         stripe_charges.line_no,
         stripe_charges.raw_text
@@ -161,8 +161,8 @@ sale_events as (
         amount_cents as basis_cents,
         program_id,
         customer_key,
-        cast(null as varchar) as stripe_click_id,
-        cast(null as varchar) as stripe_email,
+        cast(null as {{ dbt.type_string() }}) as stripe_click_id,
+        cast(null as {{ dbt.type_string() }}) as stripe_email,
         coupon_code,
         file_path,
         line_no,
@@ -208,10 +208,10 @@ resolved as (
         event_amount_cents,
         basis_cents,
         case
-            when currency = program_currency then cast(basis_cents as hugeint) * {{ basis_scale() }}
+            when currency = program_currency then cast(basis_cents as {{ wide_integer_type() }}) * {{ basis_scale() }}
             when fx_rate is not null
-                then cast(basis_cents as hugeint)
-                * cast(cast(fx_rate as decimal(38, 12)) * {{ basis_scale() }} as hugeint)
+                then cast(basis_cents as {{ wide_integer_type() }})
+                * cast(cast(fx_rate as decimal(38, 12)) * {{ basis_scale() }} as {{ wide_integer_type() }})
         end as basis_scaled,
         fx_rate,
         stripe_click_id,
@@ -223,7 +223,7 @@ resolved as (
         case
             when program_id is null then 'unresolved_program'
             when not is_known_program then 'unknown_program_id'
-            when currency is null or not regexp_full_match(currency, '[A-Z]{3}') then 'invalid_currency'
+            when currency is null or not {{ regex_full_match('currency', '[A-Z]{3}') }} then 'invalid_currency'
             when currency != program_currency and fx_rate is null then 'missing_fx_rate'
         end as quarantine_reason
     from with_fx

@@ -34,7 +34,7 @@ refunds as (
     select
         events.partner_id,
         refunds.refunded_at,
-        {{ round_half_away('refunds.refunded_cents * events.basis_scaled', 'events.event_amount_cents', 'hugeint') }}
+        {{ round_half_away('refunds.refunded_cents * events.basis_scaled', 'events.event_amount_cents', wide_integer_type()) }}
             as refunded_basis_scaled
     from {{ ref('int_refunds_sequenced') }} as refunds
     inner join events
@@ -43,17 +43,9 @@ refunds as (
 ),
 
 months as (
-    select
-        partners.partner_id,
-        partners.program_id,
-        cast(spine.month_start as timestamp) as month_start
-    from partners
-    cross join lateral (
-        select unnest(generate_series(
-            {{ month_start('partners.joined_at') }},
-            {{ month_start(dbt.dateadd('day', -1, as_of_ts())) }},
-            interval 1 month
-        )) as month_start
+    select partner_id, program_id, month_start
+    from (
+        {{ months_from_to('partners', 'partners.joined_at', dbt.dateadd('day', -1, as_of_ts())) | indent(8) }}
     ) as spine
 ),
 
@@ -110,7 +102,7 @@ measured as (
         or (
             event_metrics.customers_count >= windows.min_customers
             and event_metrics.basis_scaled - refund_metrics.refunded_scaled
-            >= cast(windows.min_revenue_cents as hugeint) * {{ basis_scale() }}
+            >= cast(windows.min_revenue_cents as {{ wide_integer_type() }}) * {{ basis_scale() }}
         ) as is_met
     from windows
     inner join event_metrics
@@ -133,7 +125,7 @@ best as (
 )
 
 select
-    {{ dbt.hash("partner_id || '|' || cast(month_start as varchar)") }} as partner_month_id,
+    {{ dbt.hash("partner_id || '|' || cast(month_start as " ~ dbt.type_string() ~ ")") }} as partner_month_id,
     program_id,
     partner_id,
     month_start,
@@ -141,7 +133,7 @@ select
     tier_rank,
     customers_count,
     revenue_scaled,
-    cast(revenue_scaled // 1000000 as decimal(38, 0)) * cast(0.000001 as decimal(7, 6)) as revenue_cents,
+    cast({{ integer_divide('revenue_scaled', '1000000') }} as decimal(38, 0)) * cast(0.000001 as decimal(7, 6)) as revenue_cents,
     {{ dbt.dateadd('month', 1, 'month_start') }} as month_end
 from best
 where tier_choice = 1

@@ -23,7 +23,7 @@ already_closed as (
 ),
 {% else %}
 already_closed as (
-    select cast(null as varchar) as program_id, cast(null as timestamp) as last_period_start
+    select cast(null as {{ dbt.type_string() }}) as program_id, cast(null as timestamp) as last_period_start
     where false
 ),
 {% endif %}
@@ -41,24 +41,21 @@ next_period as (
 ),
 
 due as (
-    select
-        next_period.program_id,
-        cast(spine.period_start as timestamp) as period_start
-    from next_period
-    cross join lateral (
-        select unnest(generate_series(
-            next_period.first_open_period_start,
-            {{ dbt.dateadd('month', -1, month_start(as_of_ts())) }},
-            interval 1 month
-        )) as period_start
+    select program_id, month_start as period_start
+    from (
+        {{ months_from_to(
+            'next_period',
+            'next_period.first_open_period_start',
+            dbt.dateadd('month', -1, month_start(as_of_ts()))
+        ) | indent(8) }}
     ) as spine
 )
 
 {#- The program's currency and debtor account are kept as they were at the close. -#}
 select
-    due.program_id || '-' || strftime(due.period_start, '%Y-%m') as batch_id,
+    due.program_id || '-' || {{ year_month_text('due.period_start') }} as batch_id,
     due.program_id,
-    strftime(due.period_start, '%Y-%m') as period,
+    {{ year_month_text('due.period_start') }} as period,
     due.period_start,
     {{ dbt.dateadd('month', 1, 'due.period_start') }} as period_end,
     {{ as_of_date() }} as closed_as_of,

@@ -42,7 +42,7 @@ earlier_payouts as (
 ),
 {% else %}
 earlier_payouts as (
-    select cast(null as varchar) as program_id, cast(null as varchar) as partner_id,
+    select cast(null as {{ dbt.type_string() }}) as program_id, cast(null as {{ dbt.type_string() }}) as partner_id,
         cast(0 as bigint) as paid_cents
     where false
 ),

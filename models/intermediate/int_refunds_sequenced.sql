@@ -9,7 +9,7 @@ with refunds as (
 running as (
     select
         *,
-        bool_or(refund_type = 'dispute') over event_so_far as has_lost_dispute,
+        {{ dbt.bool_or("refund_type = 'dispute'") }} over event_so_far as has_lost_dispute,
         sum(case when refund_type != 'dispute' then amount_cents else 0 end) over event_so_far
             as refunds_so_far_cents
     from refunds

@@ -14,8 +14,21 @@ invoice_charge_links as (
 
 linked as (
     select
-        charges.* exclude (invoice_id),
-        coalesce(charges.invoice_id, invoice_charge_links.invoice_id) as invoice_id
+        charges.delivery_seq,
+        charges.file_path,
+        charges.line_no,
+        charges.raw_text,
+        charges.charge_id,
+        coalesce(charges.invoice_id, invoice_charge_links.invoice_id) as invoice_id,
+        charges.stripe_customer_id,
+        charges.amount_cents,
+        charges.currency,
+        charges.status,
+        charges.is_paid,
+        charges.created_at,
+        charges.meta_program_id,
+        charges.meta_customer_key,
+        charges.meta_click_id
     from charges
     left join invoice_charge_links
         on charges.charge_id = invoice_charge_links.charge_id

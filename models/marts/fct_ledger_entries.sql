@@ -33,7 +33,7 @@ accrual_entries as (
         rate_version,
         touch_source,
         touch_id,
-        cast(null as varchar) as batch_id
+        cast(null as {{ dbt.type_string() }}) as batch_id
     from accruals
 ),
 
@@ -49,17 +49,17 @@ payout_entries as (
         period_end as available_at,
         closed_as_of as recorded_at,
         'payout_batch:' || batch_id as source_key,
-        cast(null as varchar) as paid_event_type,
-        cast(null as varchar) as paid_event_id,
-        cast(null as varchar) as customer_key,
-        cast(null as varchar) as referred_partner_id,
-        cast(null as varchar) as tier,
-        cast(null as varchar) as phase,
+        cast(null as {{ dbt.type_string() }}) as paid_event_type,
+        cast(null as {{ dbt.type_string() }}) as paid_event_id,
+        cast(null as {{ dbt.type_string() }}) as customer_key,
+        cast(null as {{ dbt.type_string() }}) as referred_partner_id,
+        cast(null as {{ dbt.type_string() }}) as tier,
+        cast(null as {{ dbt.type_string() }}) as phase,
         cast(null as integer) as month_number,
         cast(null as integer) as rate_bps,
         cast(null as date) as rate_version,
-        cast(null as varchar) as touch_source,
-        cast(null as varchar) as touch_id,
+        cast(null as {{ dbt.type_string() }}) as touch_source,
+        cast(null as {{ dbt.type_string() }}) as touch_id,
         batch_id
     from payouts
 )

@@ -15,7 +15,7 @@ select
     evaluated.partner_month_id,
     evaluated.program_id,
     evaluated.partner_id,
-    strftime(evaluated.month_start, '%Y-%m') as month,
+    {{ year_month_text('evaluated.month_start') }} as month,
     evaluated.month_start,
     evaluated.month_end,
     evaluated.tier,

@@ -100,7 +100,7 @@ all_rejected as (
 )
 
 select
-    {{ dbt.hash("concat_ws('|', source_table, file_path, cast(line_no as varchar), reason)") }} as quarantine_id,
+    {{ dbt.hash("concat_ws('|', source_table, file_path, cast(line_no as " ~ dbt.type_string() ~ "), reason)") }} as quarantine_id,
     *,
     {{ as_of_date() }} as as_of
 from all_rejected

@@ -10,7 +10,7 @@ typed as (
         body as raw_text,
         object_id as refund_id,
         {{ json_ref('body', '$.charge') }} as charge_id,
-        try_cast({{ json_str('body', '$.amount') }} as bigint) as amount_cents,
+        {{ dbt.safe_cast(json_str('body', '$.amount'), dbt.type_bigint()) }} as amount_cents,
         upper({{ json_str('body', '$.currency') }}) as currency,
         {{ json_str('body', '$.status') }} as status,
         {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at
