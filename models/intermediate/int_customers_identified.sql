@@ -16,18 +16,18 @@ first_events as (
     where event_sequence = 1
 ),
 
+stripe_events as (
+    select * from events
+    where paid_event_type in ('invoice', 'charge')
+),
+
 first_stripe_events as (
-    select program_id, customer_key, stripe_click_id, stripe_email
-    from (
-        select
-            *,
-            row_number() over (
-                partition by program_id, customer_key order by paid_at, paid_event_key
-            ) as stripe_sequence
-        from events
-        where paid_event_type in ('invoice', 'charge')
-    ) as stripe_ordered
-    where stripe_sequence = 1
+    {{ first_of_groups(
+        'stripe_events',
+        ['program_id', 'customer_key'],
+        ['paid_at', 'paid_event_key'],
+        ['stripe_click_id', 'stripe_email'],
+    ) | indent(4) }}
 ),
 
 customer_keys as (

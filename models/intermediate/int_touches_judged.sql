@@ -12,24 +12,16 @@ with customers as (
     select * from {{ ref('int_customers_identified') }}
 ),
 
-parsed_clicks as (
-    select * from {{ ref('int_clicks_parsed') }}
-),
-
-{#- Click ids with more than one delivered record: only these need SPEC §1.1 versioning. -#}
+{#- Click ids delivered more than once (int_clicks_redelivered holds all their records): only
+    these need SPEC §1.1 versioning; the newest valid version of each, if visible. -#}
 redelivered_click_ids as (
-    select distinct click_id
-    from parsed_clicks
-    where is_redelivery
+    select distinct click_id from {{ ref('int_clicks_redelivered') }}
 ),
 
 redelivered_clicks as (
     select click_id, program_id, partner_code, occurred_at, visitor_id
     from (
-        {{ validated_versions(
-            'int_clicks_parsed', ['click_id'], 'occurred_at',
-            records_filter='click_id in (select click_id from redelivered_click_ids)'
-        ) | indent(8) }}
+        {{ validated_versions('int_clicks_redelivered', ['click_id'], 'occurred_at') | indent(8) }}
     ) as click_versions
     where is_visible
 ),
