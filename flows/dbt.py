@@ -82,7 +82,7 @@ def dbt_build(
         args += ["--threads", str(threads)]
     env = {
         "PARTNER_LEDGER_WAREHOUSE": str(warehouse.resolve()),
-        "PARTNER_LEDGER_DBT_TARGET": str((target_dir or PROJECT_DIR / "target").resolve()),
+        "DBT_TARGET_PATH": str((target_dir or PROJECT_DIR / "target").resolve()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with _env(env):

@@ -154,3 +154,26 @@
     inner join ({{ dbt.generate_series(max_months) }}) as month_offsets
         on month_offsets.generated_number - 1 <= {{ months_between(first, last) }}
 {%- endmacro %}
+
+{#- A correlated scalar subquery: `value` of the row of `relation` matching `condition` with
+    the greatest `newest_by` (null when none matches). Spark cannot correlate a subquery that
+    sorts and limits, so it takes max_by, an aggregate it can decorrelate. -#}
+{% macro newest_value(value, newest_by, relation, condition) -%}
+    {{ return(adapter.dispatch('newest_value', 'partner_ledger')(value, newest_by, relation, condition)) }}
+{%- endmacro %}
+{% macro default__newest_value(value, newest_by, relation, condition) -%}
+(
+    select {{ value }}
+    from {{ relation }}
+    where {{ condition }}
+    order by {{ newest_by }} desc
+    limit 1
+)
+{%- endmacro %}
+{% macro spark__newest_value(value, newest_by, relation, condition) -%}
+(
+    select max_by({{ value }}, {{ newest_by }})
+    from {{ relation }}
+    where {{ condition }}
+)
+{%- endmacro %}

@@ -26,7 +26,7 @@ def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
     dbt_build(warehouse, "2025-06-01", target_dir=tmp_path / "target")
 
     os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["PARTNER_LEDGER_DBT_TARGET"] = str(tmp_path / "target")
+    os.environ["DBT_TARGET_PATH"] = str(tmp_path / "target")
     try:
         result = dbtRunner().invoke(
             [
@@ -45,7 +45,7 @@ def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
     finally:
         _release_duckdb()
         os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
-        os.environ.pop("PARTNER_LEDGER_DBT_TARGET", None)
+        os.environ.pop("DBT_TARGET_PATH", None)
     failed = [
         f"{node.node.name}: {node.message}"
         for node in (result.result or [])
@@ -85,7 +85,7 @@ def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
     warehouse = tmp_path / "iban" / "partner_ledger.duckdb"
     connect(warehouse).close()
     os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["PARTNER_LEDGER_DBT_TARGET"] = str(tmp_path / "target")
+    os.environ["DBT_TARGET_PATH"] = str(tmp_path / "target")
     try:
         result = dbtRunner().invoke(
             [
@@ -103,7 +103,7 @@ def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
     finally:
         _release_duckdb()
         os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
-        os.environ.pop("PARTNER_LEDGER_DBT_TARGET", None)
+        os.environ.pop("DBT_TARGET_PATH", None)
     assert result.success, result.exception
     sql = result.result.results[0].node.compiled_code
     assert "list_reduce" not in sql and "regexp_full_match" in sql

@@ -350,7 +350,7 @@ def test_dbt_docs_generate(demo_replayed, tmp_path: Path, monkeypatch) -> None:
     shutil.copyfile(_warehouse(directory), copy)
     target = tmp_path / "target"
     monkeypatch.setenv("PARTNER_LEDGER_WAREHOUSE", str(copy))
-    monkeypatch.setenv("PARTNER_LEDGER_DBT_TARGET", str(target))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(target))
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     try:
         result = dbtRunner().invoke(

@@ -181,15 +181,14 @@ with_fx as (
         all_events.*,
         programs.currency as program_currency,
         programs.program_id is not null as is_known_program,
-        (
-            select fx_rates.rate
-            from fx_rates
-            where fx_rates.from_currency = all_events.currency
-                and fx_rates.to_currency = programs.currency
-                and fx_rates.valid_from <= cast(all_events.paid_at as date)
-            order by fx_rates.valid_from desc
-            limit 1
-        ) as fx_rate
+        {{ newest_value(
+            'fx_rates.rate',
+            'fx_rates.valid_from',
+            'fx_rates',
+            "fx_rates.from_currency = all_events.currency
+        and fx_rates.to_currency = programs.currency
+        and fx_rates.valid_from <= cast(all_events.paid_at as date)"
+        ) | indent(8) }} as fx_rate
     from all_events
     left join programs
         on all_events.program_id = programs.program_id
