@@ -6,34 +6,51 @@ with signups as (
     where is_visible
 ),
 
-events as (
-    select * from {{ ref('int_paid_events_numbered') }}
-),
-
 first_events as (
-    select program_id, customer_key, paid_at, paid_event_key, coupon_code
-    from events
+    select
+        program_id,
+        customer_key,
+        paid_at,
+        paid_event_key,
+        paid_event_type,
+        coupon_code,
+        stripe_click_id,
+        stripe_email
+    from {{ ref('int_paid_events_numbered') }}
     where event_sequence = 1
 ),
 
-stripe_events as (
-    select * from events
-    where paid_event_type in ('invoice', 'charge')
+{#- The first Stripe paid event: the first paid event when that is a Stripe one (nearly every
+    customer); otherwise the first of the customer's Stripe events, looked for among the few
+    customers whose first paid event was a Sale API sale. -#}
+stripe_events_after_a_sale as (
+    select events.*
+    from {{ ref('int_paid_events_numbered') }} as events
+    inner join first_events
+        on events.program_id = first_events.program_id
+        and events.customer_key = first_events.customer_key
+    where first_events.paid_event_type not in ('invoice', 'charge')
+        and events.paid_event_type in ('invoice', 'charge')
 ),
 
 first_stripe_events as (
+    select program_id, customer_key, stripe_click_id, stripe_email
+    from first_events
+    where paid_event_type in ('invoice', 'charge')
+    union all
     {{ first_of_groups(
-        'stripe_events',
+        'stripe_events_after_a_sale',
         ['program_id', 'customer_key'],
         ['paid_at', 'paid_event_key'],
         ['stripe_click_id', 'stripe_email'],
     ) | indent(4) }}
 ),
 
+{#- every customer with a paid event has exactly one first event -#}
 customer_keys as (
     select program_id, customer_key from signups
     union
-    select program_id, customer_key from events
+    select program_id, customer_key from first_events
 ),
 
 identified as (
