@@ -98,7 +98,7 @@ def _node_seconds(target: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=17, help="multiplies the demo's clicks")
+    parser.add_argument("--scale", type=int, default=19, help="multiplies the demo's clicks")
     parser.add_argument(
         "--customer-scale", type=int, default=186, help="multiplies the demo's signups"
     )

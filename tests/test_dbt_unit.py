@@ -15,30 +15,20 @@ from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
 
 
-def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
+def _invoke_dbt(warehouse: Path, target: Path, *args: str):
+    """dbt in-process on ``warehouse`` (the project's own profile), ``target`` as target path."""
     from dbt.cli.main import dbtRunner
 
-    warehouse = tmp_path / "unit" / "partner_ledger.duckdb"
-    con = connect(warehouse)
-    ensure_raw_schema(con)
-    load_rules(con, example / "rules")
-    con.close()
-    dbt_build(warehouse, "2025-06-01", target_dir=tmp_path / "target")
-
     os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["DBT_TARGET_PATH"] = str(tmp_path / "target")
+    os.environ["DBT_TARGET_PATH"] = str(target)
     try:
-        result = dbtRunner().invoke(
+        return dbtRunner().invoke(
             [
-                "test",
+                *args,
                 "--project-dir",
                 str(PROJECT_DIR),
                 "--profiles-dir",
                 str(PROJECT_DIR),
-                "--select",
-                "test_type:unit",
-                "--vars",
-                json.dumps({"as_of": "2025-06-01"}),
                 "--quiet",
             ]
         )
@@ -46,6 +36,25 @@ def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
         _release_duckdb()
         os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
         os.environ.pop("DBT_TARGET_PATH", None)
+
+
+def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "unit" / "partner_ledger.duckdb"
+    con = connect(warehouse)
+    ensure_raw_schema(con)
+    load_rules(con, example / "rules")
+    con.close()
+    dbt_build(warehouse, "2025-06-01", target_dir=tmp_path / "target")
+
+    result = _invoke_dbt(
+        warehouse,
+        tmp_path / "target",
+        "test",
+        "--select",
+        "test_type:unit",
+        "--vars",
+        json.dumps({"as_of": "2025-06-01"}),
+    )
     failed = [
         f"{node.node.name}: {node.message}"
         for node in (result.result or [])
@@ -62,7 +71,6 @@ def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
     import random
 
     import duckdb
-    from dbt.cli.main import dbtRunner
 
     from flows.demo_data import iban_check_digits
     from flows.rules import is_valid_iban
@@ -84,26 +92,14 @@ def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
 
     warehouse = tmp_path / "iban" / "partner_ledger.duckdb"
     connect(warehouse).close()
-    os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["DBT_TARGET_PATH"] = str(tmp_path / "target")
-    try:
-        result = dbtRunner().invoke(
-            [
-                "compile",
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--inline",
-                "select account, {{ is_valid_iban('account') }} as ok "
-                f"from (values {values}) as accounts(account)",
-                "--quiet",
-            ]
-        )
-    finally:
-        _release_duckdb()
-        os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
-        os.environ.pop("DBT_TARGET_PATH", None)
+    result = _invoke_dbt(
+        warehouse,
+        tmp_path / "target",
+        "compile",
+        "--inline",
+        "select account, {{ is_valid_iban('account') }} as ok "
+        f"from (values {values}) as accounts(account)",
+    )
     assert result.success, result.exception
     sql = result.result.results[0].node.compiled_code
     assert "list_reduce" not in sql and "regexp_full_match" in sql

@@ -154,26 +154,12 @@ earned as (
     select * from referrals
 )
 
-select
-    program_id,
-    partner_id,
-    currency,
-    entry_type,
-    paid_event_key,
-    paid_event_type,
-    paid_event_id,
-    customer_key,
-    referred_partner_id,
-    paid_at,
-    hold_days,
-    event_amount_cents,
-    tier,
-    phase,
-    month_number,
-    rate_bps,
-    rate_version,
-    touch_source,
-    touch_id,
-    amount_cents
+{#- the ledger's columns: the referral's working columns (recruited_by, referral_rate_bps) dropped -#}
+select {{ [
+    'program_id', 'partner_id', 'currency', 'entry_type', 'paid_event_key', 'paid_event_type',
+    'paid_event_id', 'customer_key', 'referred_partner_id', 'paid_at', 'hold_days',
+    'event_amount_cents', 'tier', 'phase', 'month_number', 'rate_bps', 'rate_version',
+    'touch_source', 'touch_id', 'amount_cents',
+] | join(', ') }}
 from earned
 where amount_cents != 0

@@ -58,37 +58,31 @@ customer_click_ids as (
     OR-join, so each can hash; a click both match is kept once, from the visitor join. The
     join hashes the id alone and the program is compared after it (wrapped in coalesce so the
     optimiser keeps it out of the hash key): one string hashed per click instead of two. -#}
+{%- set matched_click_columns %}
+        clicks.program_id,
+        matched.customer_key,
+        matched.converted_at,
+        matched.customer_email,
+        clicks.click_id,
+        clicks.partner_code,
+        clicks.occurred_at,
+        clicks.is_versioned
+{%- endset %}
 click_candidates as (
-    select
-        clicks.program_id,
-        customers.customer_key,
-        customers.converted_at,
-        customers.customer_email,
-        clicks.click_id,
-        clicks.partner_code,
-        clicks.occurred_at,
-        clicks.is_versioned
+    select {{ matched_click_columns }}
     from ({{ candidate_clicks }}
     ) as clicks
-    inner join customers
-        on clicks.visitor_id = customers.signup_visitor_id
-    where coalesce(clicks.program_id = customers.program_id, false)
+    inner join customers as matched
+        on clicks.visitor_id = matched.signup_visitor_id
+    where coalesce(clicks.program_id = matched.program_id, false)
     union all
-    select
-        clicks.program_id,
-        customer_click_ids.customer_key,
-        customer_click_ids.converted_at,
-        customer_click_ids.customer_email,
-        clicks.click_id,
-        clicks.partner_code,
-        clicks.occurred_at,
-        clicks.is_versioned
+    select {{ matched_click_columns }}
     from ({{ candidate_clicks }}
     ) as clicks
-    inner join customer_click_ids
-        on clicks.click_id = customer_click_ids.click_id
-    where coalesce(clicks.program_id = customer_click_ids.program_id, false)
-        and not coalesce(clicks.visitor_id = customer_click_ids.signup_visitor_id, false)
+    inner join customer_click_ids as matched
+        on clicks.click_id = matched.click_id
+    where coalesce(clicks.program_id = matched.program_id, false)
+        and not coalesce(clicks.visitor_id = matched.signup_visitor_id, false)
 ),
 
 click_matches as (
