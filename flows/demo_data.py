@@ -343,6 +343,21 @@ def _interleave(rng: random.Random, lines: list[str], extra: Sequence[str]) -> l
     return out
 
 
+def _write_tracking_file(
+    ctx: _Ctx, rng: random.Random, name: str, file_name: str, rows: list[str], bad: Sequence[str]
+) -> None:
+    """``tracking/<name>/<file_name>``: its header, ``rows`` with the malformed ``bad`` lines at
+    random places; counted as ``name`` rows, malformed rows and one file."""
+    _write_lines(
+        ctx.landing / "tracking" / name / file_name,
+        TRACKING_HEADERS[name],
+        _interleave(rng, rows, bad),
+    )
+    ctx.add(name, len(rows))
+    ctx.add("malformed_rows", len(bad))
+    ctx.add("files")
+
+
 # --- the generation context ---------------------------------------------------------------------
 
 
@@ -1140,14 +1155,7 @@ def _write_coupons(ctx: _Ctx) -> None:
         else _csv_line([f"BAD{k}", "prog_xyz", ctx.partners[0].partner_id])
         for k in range(_bad_count(rng, len(rows), 2))
     ]
-    _write_lines(
-        ctx.landing / "tracking" / "coupons" / "coupons.csv",
-        TRACKING_HEADERS["coupons"],
-        _interleave(rng, rows, bad),
-    )
-    ctx.add("coupons", len(rows))
-    ctx.add("malformed_rows", len(bad))
-    ctx.add("files")
+    _write_tracking_file(ctx, rng, "coupons", "coupons.csv", rows, bad)
 
 
 def _write_leads(ctx: _Ctx) -> None:
@@ -1167,14 +1175,7 @@ def _write_leads(ctx: _Ctx) -> None:
             bad.append(_csv_line(["", shape.program_id, code, email, iso(ts)]))
         else:
             bad.append(_csv_line([f"lead_9{k:06d}", shape.program_id, code]))
-    _write_lines(
-        ctx.landing / "tracking" / "leads" / "leads.csv.gz",
-        TRACKING_HEADERS["leads"],
-        _interleave(rng, rows, bad),
-    )
-    ctx.add("leads", len(rows))
-    ctx.add("malformed_rows", len(bad))
-    ctx.add("files")
+    _write_tracking_file(ctx, rng, "leads", "leads.csv.gz", rows, bad)
 
 
 def _write_signups(ctx: _Ctx) -> None:
@@ -1210,14 +1211,7 @@ def _write_signups(ctx: _Ctx) -> None:
         else:
             broken[0] = "prog_legacy"
         bad.append(_csv_line(broken))
-    _write_lines(
-        ctx.landing / "tracking" / "signups" / "signups.csv",
-        TRACKING_HEADERS["signups"],
-        _interleave(rng, lines, bad),
-    )
-    ctx.add("signups", len(lines))
-    ctx.add("malformed_rows", len(bad))
-    ctx.add("files")
+    _write_tracking_file(ctx, rng, "signups", "signups.csv", lines, bad)
 
 
 # --- billing: Stripe objects and Sale API rows --------------------------------------------------
@@ -1724,14 +1718,7 @@ def _write_sales(ctx: _Ctx) -> None:
     rows.sort(key=lambda item: (item[0], item[1][0]))
     lines = [_csv_line(row) for _, row in rows]
     bad = _malformed_sales(rng, rows, _bad_count(rng, len(lines), 7)) if rows else []
-    _write_lines(
-        ctx.landing / "tracking" / "sales" / "sales.csv",
-        TRACKING_HEADERS["sales"],
-        _interleave(rng, lines, bad),
-    )
-    ctx.add("sales", len(lines))
-    ctx.add("malformed_rows", len(bad))
-    ctx.add("files")
+    _write_tracking_file(ctx, rng, "sales", "sales.csv", lines, bad)
 
 
 # --- finance adjustments ------------------------------------------------------------------------

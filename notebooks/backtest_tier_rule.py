@@ -59,7 +59,7 @@ from flows.backtest import backtest_flow
 
 alt.data_transformers.disable_max_rows()
 
-from flows.analysis import open_warehouse, resolve
+from flows.analysis import open_warehouse, resolve, save_charts
 
 charts: dict[str, alt.TopLevelMixin] = {}
 summary: dict[str, object] = {"program_id": program_id, "tier": tier}
@@ -272,13 +272,7 @@ charts["tier_changes"]
 by_partner.filter(pl.col("difference_cents") != 0).sort("difference_cents", descending=True)
 
 # %%
-if output_dir is not None:
-    target = resolve(output_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, chart in charts.items():
-        chart.save(str(target / f"backtest_tier_rule_{name}.html"))
-# to_dict() validates each chart against the Vega-Lite schema
-summary["charts"] = {name: "$schema" in chart.to_dict() for name, chart in charts.items()}
+summary["charts"] = save_charts(charts, output_dir, "backtest_tier_rule")
 
 # %%
 print(json.dumps(summary, default=str))

@@ -45,7 +45,7 @@ import polars as pl
 alt.data_transformers.disable_max_rows()
 
 from flows import analysis
-from flows.analysis import open_warehouse, resolve
+from flows.analysis import open_warehouse, resolve, save_charts
 from flows.publish import PAYOUT_COLUMNS
 
 con = open_warehouse(warehouse)
@@ -415,13 +415,7 @@ summary["files"] = files_check
 files_check
 
 # %%
-if output_dir is not None:
-    target = resolve(output_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, chart in charts.items():
-        chart.save(str(target / f"payout_review_{name}.html"))
-# to_dict() validates each chart against the Vega-Lite schema
-summary["charts"] = {name: "$schema" in chart.to_dict() for name, chart in charts.items()}
+summary["charts"] = save_charts(charts, output_dir, "payout_review")
 con.close()
 
 # %%

@@ -46,7 +46,7 @@ import polars.selectors as cs
 alt.data_transformers.disable_max_rows()
 
 from flows import analysis
-from flows.analysis import open_warehouse, resolve
+from flows.analysis import open_warehouse, save_charts
 
 con = open_warehouse(warehouse)
 
@@ -597,13 +597,7 @@ summary["cohorts"] = {
 charts["cohorts"]
 
 # %%
-if output_dir is not None:
-    target = resolve(output_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, chart in charts.items():
-        chart.save(str(target / f"program_performance_{name}.html"))
-# to_dict() validates each chart against the Vega-Lite schema
-summary["charts"] = {name: "$schema" in chart.to_dict() for name, chart in charts.items()}
+summary["charts"] = save_charts(charts, output_dir, "program_performance")
 con.close()
 
 # %%
