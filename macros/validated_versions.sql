@@ -3,27 +3,9 @@
     - is_newest: the newest valid delivery of its key (invalid records take no part);
     - is_visible: newest and timestamped before the run's as-of (SPEC §2.1).
     A record_at of null (coupons) means always visible once delivered. -#}
-{% macro validated_versions(staging_model, key_columns, record_at, extra_check=none, records_filter=none) -%}
-    with records as (
-        select * from {{ ref(staging_model) }}
-        {% if records_filter %}where {{ records_filter }}{% endif %}
-    ),
-
-    programs as (
-        select program_id from {{ ref('stg_rules__programs') }}
-    ),
-
-    checked as (
-        select
-            records.*,
-            {{ record_at }} as record_at,
-            coalesce(
-                records.row_error,
-                case when programs.program_id is null then 'unknown_program_id' end
-            ) as quarantine_reason
-        from records
-        left join programs
-            on records.program_id = programs.program_id
+{% macro validated_versions(staging_model, key_columns, record_at, extra_check=none) -%}
+    with checked as (
+        {{ checked_records(staging_model, record_at) | indent(8) }}
     ),
 
     {% if extra_check %}
@@ -52,4 +34,20 @@
         quarantine_reason is null and version_rank = 1
             and (record_at is null or {{ is_visible('record_at') }}) as is_visible
     from ranked
+{%- endmacro %}
+
+{#- Every delivered record of an entity with its record_at and quarantine_reason (its row error,
+    else an unknown program_id): the part of SPEC §1.1 that does not depend on the other
+    versions, so a reader of the rejected records needs no versioning. -#}
+{% macro checked_records(staging_model, record_at) -%}
+    select
+        records.*,
+        {{ record_at }} as record_at,
+        coalesce(
+            records.row_error,
+            case when programs.program_id is null then 'unknown_program_id' end
+        ) as quarantine_reason
+    from {{ ref(staging_model) }} as records
+    left join (select program_id from {{ ref('stg_rules__programs') }}) as programs
+        on records.program_id = programs.program_id
 {%- endmacro %}

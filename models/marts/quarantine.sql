@@ -28,8 +28,8 @@ rejected_{{ table }} as (
 
 {% endfor %}
 {#- int_clicks_parsed keeps no text: fetch it from the raw record, for rejected clicks only. A
-    click's reason is its row error, else an unknown program: neither depends on its versions,
-    so the tens of millions of clicks are filtered, not versioned. -#}
+    click's reason does not depend on its other versions (checked_records), so the tens of
+    millions of clicks are filtered, not versioned. -#}
 rejected_clicks as (
     select
         'clicks' as source_table,
@@ -37,15 +37,15 @@ rejected_clicks as (
         clicks.line_no,
         {{ csv_line(['raw_clicks.click_id', 'raw_clicks.program_id', 'raw_clicks.partner_code',
             'raw_clicks.occurred_at', 'raw_clicks.visitor_id', 'raw_clicks.landing_url']) }} as raw_text,
-        coalesce(clicks.row_error, 'unknown_program_id') as reason
-    from {{ ref('int_clicks_parsed') }} as clicks
-    left join {{ ref('stg_rules__programs') }} as programs
-        on clicks.program_id = programs.program_id
+        clicks.quarantine_reason as reason
+    from (
+        {{ checked_records('int_clicks_parsed', 'occurred_at') | indent(8) }}
+    ) as clicks
     inner join {{ source('raw', 'tracking_clicks') }} as raw_clicks
         on clicks.delivery_seq = raw_clicks.delivery_seq
         and clicks.line_no = raw_clicks.line_no
-    where (clicks.row_error is not null or programs.program_id is null)
-        and (clicks.occurred_at is null or {{ is_visible('clicks.occurred_at') }})
+    where clicks.quarantine_reason is not null
+        and (clicks.record_at is null or {{ is_visible('clicks.record_at') }})
 ),
 
 rejected_paid_events as (
