@@ -1,7 +1,9 @@
 {#- Clicks are the largest table (tens of millions of rows): each delivered record is parsed
     and judged by the row rules once, when its delivery first appears, and kept narrow. The
-    versioning and the checks that depend on the run's rules and as-of stay per run
-    (int_clicks_validated); the raw text of a rejected click is fetched only for quarantine.
+    versioning and the checks that depend on the run's rules and as-of stay per run (only the
+    redelivered clicks are versioned for attribution, int_clicks_redelivered; analysts have all
+    versions in the int_clicks_validated view); the raw text of a rejected click is fetched only
+    for quarantine.
 
     is_redelivery marks a record whose click id an earlier record (earlier delivery, or earlier
     line of the same delivery) already carried. Almost every click is delivered once, and such a

@@ -10,36 +10,44 @@ winners as (
     select * from {{ ref('int_customers_attributed') }}
 ),
 
-explained as (
+with_winner as (
     select
-        judged.program_id,
-        judged.customer_key,
-        judged.touch_source,
-        judged.touch_id,
-        judged.touched_at,
-        judged.partner_id,
-        judged.converted_at,
-        judged.window_days,
-        judged.source_priority,
-        judged.attribution_model,
+        judged.*,
         coalesce(
             judged.touch_source = winners.touch_source and judged.touch_id = winners.touch_id,
             false
         ) as is_winner,
-        case
-            when judged.ineligible_reason is not null then judged.ineligible_reason
-            when judged.touch_source = winners.touch_source and judged.touch_id = winners.touch_id
-                then null
-            when judged.source_priority > winners.source_priority then 'lower_priority_source'
-            when judged.touched_at != winners.touched_at and judged.attribution_model = 'last_touch'
-                then 'older_touch'
-            when judged.touched_at != winners.touched_at then 'newer_touch'
-            else 'same_time_larger_id'
-        end as lost_reason
+        winners.source_priority as winner_priority,
+        winners.touched_at as winner_touched_at
     from judged
     left join winners
         on judged.program_id = winners.program_id
         and judged.customer_key = winners.customer_key
+),
+
+explained as (
+    select
+        program_id,
+        customer_key,
+        touch_source,
+        touch_id,
+        touched_at,
+        partner_id,
+        converted_at,
+        window_days,
+        source_priority,
+        attribution_model,
+        is_winner,
+        case
+            when ineligible_reason is not null then ineligible_reason
+            when is_winner then null
+            when source_priority > winner_priority then 'lower_priority_source'
+            when touched_at != winner_touched_at and attribution_model = 'last_touch'
+                then 'older_touch'
+            when touched_at != winner_touched_at then 'newer_touch'
+            else 'same_time_larger_id'
+        end as lost_reason
+    from with_winner
 )
 
 select * from explained
