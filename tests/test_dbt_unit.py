@@ -107,3 +107,50 @@ def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
     expected = {account: is_valid_iban(account) for account in accounts}
     assert verdicts == expected
     assert 40 <= sum(expected.values()) < len(accounts)
+
+
+def test_rejected_clicks_reach_the_quarantine_with_their_reason(
+    example: Path, tmp_path: Path
+) -> None:
+    """SPEC §1.1 for clicks, the largest table: a record breaking a row rule or naming an unknown
+    program is quarantined with its file, line, raw text and reason, once per record (a redelivered
+    bad record too); valid records, and records timestamped at or after the as-of, are not."""
+    from flows.ingest import ingest_landing
+
+    landing = tmp_path / "landing"
+    (landing / "tracking" / "clicks").mkdir(parents=True)
+    header = "click_id,program_id,partner_code,occurred_at,visitor_id,landing_url\n"
+    (landing / "tracking" / "clicks" / "2025-03.csv").write_text(
+        header
+        + "k1,prog_lumen,mira,2025-03-01T10:00:00Z,v1,https://x.example/\n"  # valid
+        + "k2,prog_lumen,mira,2025-03-01,v2,\n"  # no time zone
+        + "k3,prog_gone,mira,2025-03-01T10:00:00Z,v3,\n"  # unknown program
+        + ",prog_lumen,mira,2025-03-01T10:00:00Z,v4,\n"  # no click id
+        + "k5,prog_lumen,,2025-03-01T10:00:00Z,v5,\n"  # no partner code
+        + "k6,prog_gone,mira,2025-07-01T10:00:00Z,v6,\n"  # after the as-of: not seen
+    )
+    (landing / "tracking" / "clicks" / "2025-04.csv").write_text(
+        header + "k2,prog_lumen,mira,2025-03-01,v2,\n"  # the bad record delivered again
+    )
+    warehouse = tmp_path / "w" / "partner_ledger.duckdb"
+    con = connect(warehouse)
+    ensure_raw_schema(con)
+    ingest_landing(con, landing)
+    load_rules(con, example / "rules")
+    con.close()
+    dbt_build(warehouse, "2025-06-01", select="+quarantine", target_dir=tmp_path / "target")
+
+    con = connect(warehouse, read_only=True)
+    rows = con.execute(
+        "select file_path, line_no, raw_text, reason from quarantine "
+        "where source_table = 'clicks' order by file_path, line_no"
+    ).fetchall()
+    con.close()
+    march, april = "tracking/clicks/2025-03.csv", "tracking/clicks/2025-04.csv"
+    assert rows == [
+        (march, 3, "k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
+        (march, 4, "k3,prog_gone,mira,2025-03-01T10:00:00Z,v3,", "unknown_program_id"),
+        (march, 5, ",prog_lumen,mira,2025-03-01T10:00:00Z,v4,", "missing_key"),
+        (march, 6, "k5,prog_lumen,,2025-03-01T10:00:00Z,v5,", "missing_required_field"),
+        (april, 2, "k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
+    ]
