@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,8 +68,6 @@ def dbt_build(
         str(PROJECT_DIR),
         "--profiles-dir",
         str(PROJECT_DIR),
-        "--vars",
-        json.dumps({"as_of": as_of}),
         "--quiet",
         # unit tests check the models' logic, not the night's data: CI runs them (`dbt test`)
         "--exclude-resource-type",
@@ -81,6 +78,9 @@ def dbt_build(
     if threads:
         args += ["--threads", str(threads)]
     env = {
+        # the night's as-of goes in the environment, not --vars: a new --vars value makes dbt
+        # re-parse the whole project every night (macros/as_of.sql)
+        "PARTNER_LEDGER_AS_OF": as_of,
         "PARTNER_LEDGER_WAREHOUSE": str(warehouse.resolve()),
         "DBT_TARGET_PATH": str((target_dir or PROJECT_DIR / "target").resolve()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -5,11 +5,7 @@
     partner's recruiter R (another partner of the program, not terminated at the event) and is
     computed from the rounded commission. Entries of 0 cents are not written. -#}
 with events as (
-    select * from {{ ref('int_paid_events_numbered') }}
-),
-
-attributed as (
-    select * from {{ ref('int_customers_attributed') }}
+    select * from {{ ref('int_paid_events_attributed') }}
 ),
 
 partners as (
@@ -43,9 +39,9 @@ eligible_events as (
         events.basis_scaled,
         events.event_amount_cents,
         events.month_number,
-        attributed.partner_id,
-        attributed.touch_source,
-        attributed.touch_id,
+        events.partner_id,
+        events.touch_source,
+        events.touch_id,
         programs.hold_days,
         programs.currency,
         programs.referral_rate_bps,
@@ -53,11 +49,8 @@ eligible_events as (
         phases.phase,
         tiers_monthly.tier
     from events
-    inner join attributed
-        on events.program_id = attributed.program_id
-        and events.customer_key = attributed.customer_key
     inner join partners
-        on attributed.partner_id = partners.partner_id
+        on events.partner_id = partners.partner_id
     inner join programs
         on events.program_id = programs.program_id
     inner join phases
@@ -65,9 +58,9 @@ eligible_events as (
         and events.month_number >= phases.from_month
         and (phases.to_month is null or events.month_number <= phases.to_month)
     inner join tiers_monthly
-        on attributed.partner_id = tiers_monthly.partner_id
-        and {{ month_start('events.paid_at') }} = tiers_monthly.month_start
-    where events.paid_at >= attributed.touched_at
+        on events.partner_id = tiers_monthly.partner_id
+        and events.paid_month_start = tiers_monthly.month_start
+    where events.paid_at >= events.touched_at
         and (partners.terminated_at is null or partners.terminated_at > events.paid_at)
 ),
 

@@ -60,9 +60,9 @@ invoice_events as (
         paid_invoices.stripe_customer_id,
         stripe_customers.email_normalized as stripe_email,
         paid_invoices.coupon_code,
+        paid_invoices.delivery_seq,
         paid_invoices.file_path,
-        paid_invoices.line_no,
-        paid_invoices.raw_text
+        paid_invoices.line_no
     from paid_invoices
     left join stripe_charges
         on paid_invoices.charge_id = stripe_charges.charge_id
@@ -84,9 +84,9 @@ charge_events as (
         stripe_charges.stripe_customer_id,
         stripe_customers.email_normalized as stripe_email,
         cast(null as {{ dbt.type_string() }}) as coupon_code,
+        stripe_charges.delivery_seq,
         stripe_charges.file_path,
-        stripe_charges.line_no,
-        stripe_charges.raw_text
+        stripe_charges.line_no
     from stripe_charges
     left join stripe_customers
         on stripe_charges.stripe_customer_id = stripe_customers.stripe_customer_id
@@ -141,9 +141,9 @@ stripe_identified as (
         stripe_routed.stripe_click_id,
         stripe_routed.stripe_email,
         stripe_routed.coupon_code,
+        stripe_routed.delivery_seq,
         stripe_routed.file_path,
-        stripe_routed.line_no,
-        stripe_routed.raw_text
+        stripe_routed.line_no
     from stripe_routed
     left join signup_by_email
         on stripe_routed.program_id = signup_by_email.program_id
@@ -164,9 +164,9 @@ sale_events as (
         cast(null as {{ dbt.type_string() }}) as stripe_click_id,
         cast(null as {{ dbt.type_string() }}) as stripe_email,
         coupon_code,
+        delivery_seq,
         file_path,
-        line_no,
-        raw_text
+        line_no
     from sales
 ),
 
@@ -216,9 +216,9 @@ resolved as (
         stripe_click_id,
         stripe_email,
         coupon_code,
+        delivery_seq,
         file_path,
         line_no,
-        raw_text,
         case
             when program_id is null then 'unresolved_program'
             when not is_known_program then 'unknown_program_id'

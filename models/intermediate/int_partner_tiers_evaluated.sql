@@ -12,22 +12,9 @@ tiers as (
     select * from {{ ref('stg_rules__tiers') }}
 ),
 
-attributed as (
-    select program_id, customer_key, partner_id from {{ ref('int_customers_attributed') }}
-),
-
 events as (
-    select
-        attributed.partner_id,
-        events.customer_key,
-        events.paid_at,
-        events.paid_event_key,
-        events.basis_scaled,
-        events.event_amount_cents
-    from {{ ref('int_paid_events_numbered') }} as events
-    inner join attributed
-        on events.program_id = attributed.program_id
-        and events.customer_key = attributed.customer_key
+    select partner_id, customer_key, paid_at, paid_event_key, basis_scaled, event_amount_cents
+    from {{ ref('int_paid_events_attributed') }}
 ),
 
 refunds as (

@@ -14,12 +14,12 @@ charges as (
 
 stripe_refunds as (
     select 'refund' as refund_type, refund_id, charge_id, amount_cents, currency, status,
-        created_at, file_path, line_no, raw_text
+        created_at, delivery_seq, file_path, line_no
     from {{ ref('stg_stripe__refunds') }}
     where {{ is_visible('created_at') }}
     union all
     select 'dispute' as refund_type, dispute_id, charge_id, amount_cents, currency, status,
-        created_at, file_path, line_no, raw_text
+        created_at, delivery_seq, file_path, line_no
     from {{ ref('stg_stripe__disputes') }}
     where {{ is_visible('created_at') }}
 ),
@@ -41,9 +41,9 @@ stripe_matched as (
             else stripe_refunds.status = 'lost'
         end as is_effective,
         charges.charge_id is not null as is_known_charge,
+        stripe_refunds.delivery_seq,
         stripe_refunds.file_path,
-        stripe_refunds.line_no,
-        stripe_refunds.raw_text
+        stripe_refunds.line_no
     from stripe_refunds
     left join charges
         on stripe_refunds.charge_id = charges.charge_id
@@ -60,9 +60,9 @@ sale_refunds as (
         'succeeded' as status,
         true as is_effective,
         true as is_known_charge,
+        delivery_seq,
         file_path,
-        line_no,
-        raw_text
+        line_no
     from {{ ref('int_sales_validated') }}
     where is_visible and kind = 'refund'
 ),

@@ -17,7 +17,6 @@ linked as (
         charges.delivery_seq,
         charges.file_path,
         charges.line_no,
-        charges.raw_text,
         charges.charge_id,
         coalesce(charges.invoice_id, invoice_charge_links.invoice_id) as invoice_id,
         charges.stripe_customer_id,

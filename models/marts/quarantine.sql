@@ -48,23 +48,24 @@ rejected_clicks as (
         and (clicks.record_at is null or {{ is_visible('clicks.record_at') }})
 ),
 
-rejected_paid_events as (
+{#- Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the
+    few rejected ones is read back from the record they were parsed from (a Stripe line, or the
+    validated Sale API row). -#}
+rejected_money_rows as (
     select
         paid_event_type || 's' as source_table,
+        delivery_seq,
         file_path,
         line_no,
-        raw_text,
         quarantine_reason as reason
     from {{ ref('int_paid_events_resolved') }}
     where quarantine_reason is not null
-),
-
-rejected_refunds as (
+    union all
     select
         case refund_type when 'sale_refund' then 'sales' else refund_type || 's' end as source_table,
+        delivery_seq,
         file_path,
         line_no,
-        raw_text,
         quarantine_reason as reason
     from {{ ref('int_refunds_matched') }}
     where quarantine_reason is not null
@@ -81,10 +82,32 @@ rejected_stripe_timestamps as (
         ('customers', 'created_at is null'),
     ] %}
     {% if not loop.first %}union all{% endif %}
-    select '{{ object_type }}' as source_table, file_path, line_no, raw_text, 'invalid_timestamp' as reason
+    select '{{ object_type }}' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
     from {{ ref('stg_stripe__' ~ object_type) }}
     where {{ missing_time }}
     {% endfor %}
+),
+
+rejected_with_text as (
+    select
+        rejected.source_table,
+        rejected.file_path,
+        rejected.line_no,
+        coalesce(stripe_lines.body, sales.raw_text) as raw_text,
+        rejected.reason
+    from (
+        select * from rejected_money_rows
+        union all
+        select * from rejected_stripe_timestamps
+    ) as rejected
+    left join {{ source('raw', 'stripe_objects') }} as stripe_lines
+        on rejected.source_table != 'sales'
+        and rejected.delivery_seq = stripe_lines.delivery_seq
+        and rejected.line_no = stripe_lines.line_no
+    left join {{ ref('int_sales_validated') }} as sales
+        on rejected.source_table = 'sales'
+        and rejected.delivery_seq = sales.delivery_seq
+        and rejected.line_no = sales.line_no
 ),
 
 all_rejected as (
@@ -96,11 +119,7 @@ all_rejected as (
     union all
     select * from rejected_clicks
     union all
-    select * from rejected_paid_events
-    union all
-    select * from rejected_refunds
-    union all
-    select * from rejected_stripe_timestamps
+    select * from rejected_with_text
 )
 
 select

@@ -1,25 +1,36 @@
-with latest as (
-    {{ stripe_latest('charges') }}
+{#- The latest delivered version of each Stripe charge (SPEC §1.2: a later line with the same
+    id supersedes an earlier one; deliveries in arrival order, then line). -#}
+with versions as (
+    select * from {{ ref('base_stripe__charges') }}
 ),
 
-typed as (
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by charge_id order by delivery_seq desc, line_no desc
+        ) as version_rank
+    from versions
+),
+
+latest as (
     select
         delivery_seq,
         file_path,
         line_no,
-        body as raw_text,
-        object_id as charge_id,
-        {{ json_ref('body', '$.invoice') }} as invoice_id,
-        {{ json_ref('body', '$.customer') }} as stripe_customer_id,
-        {{ dbt.safe_cast(json_str('body', '$.amount'), dbt.type_bigint()) }} as amount_cents,
-        upper({{ json_str('body', '$.currency') }}) as currency,
-        {{ json_str('body', '$.status') }} as status,
-        coalesce({{ dbt.safe_cast(json_str('body', '$.paid'), dbt.type_boolean()) }}, false) as is_paid,
-        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at,
-        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
-        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
-        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id
-    from latest
+        charge_id,
+        invoice_id,
+        stripe_customer_id,
+        amount_cents,
+        currency,
+        status,
+        is_paid,
+        created_at,
+        meta_program_id,
+        meta_customer_key,
+        meta_click_id
+    from ranked
+    where version_rank = 1
 )
 
-select * from typed
+select * from latest

@@ -1,20 +1,31 @@
-with latest as (
-    {{ stripe_latest('customers') }}
+{#- The latest delivered version of each Stripe customer (SPEC §1.2: a later line with the same
+    id supersedes an earlier one; deliveries in arrival order, then line). -#}
+with versions as (
+    select * from {{ ref('base_stripe__customers') }}
 ),
 
-typed as (
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by stripe_customer_id order by delivery_seq desc, line_no desc
+        ) as version_rank
+    from versions
+),
+
+latest as (
     select
         delivery_seq,
         file_path,
         line_no,
-        body as raw_text,
-        object_id as stripe_customer_id,
-        {{ normalize_email(json_str('body', '$.email')) }} as email_normalized,
-        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at,
-        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
-        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
-        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id
-    from latest
+        stripe_customer_id,
+        email_normalized,
+        created_at,
+        meta_customer_key,
+        meta_program_id,
+        meta_click_id
+    from ranked
+    where version_rank = 1
 )
 
-select * from typed
+select * from latest

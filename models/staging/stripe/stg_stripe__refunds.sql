@@ -1,20 +1,31 @@
-with latest as (
-    {{ stripe_latest('refunds') }}
+{#- The latest delivered version of each Stripe refund (SPEC §1.2: a later line with the same
+    id supersedes an earlier one; deliveries in arrival order, then line). -#}
+with versions as (
+    select * from {{ ref('base_stripe__refunds') }}
 ),
 
-typed as (
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by refund_id order by delivery_seq desc, line_no desc
+        ) as version_rank
+    from versions
+),
+
+latest as (
     select
         delivery_seq,
         file_path,
         line_no,
-        body as raw_text,
-        object_id as refund_id,
-        {{ json_ref('body', '$.charge') }} as charge_id,
-        {{ dbt.safe_cast(json_str('body', '$.amount'), dbt.type_bigint()) }} as amount_cents,
-        upper({{ json_str('body', '$.currency') }}) as currency,
-        {{ json_str('body', '$.status') }} as status,
-        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at
-    from latest
+        refund_id,
+        charge_id,
+        amount_cents,
+        currency,
+        status,
+        created_at
+    from ranked
+    where version_rank = 1
 )
 
-select * from typed
+select * from latest
