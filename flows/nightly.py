@@ -8,6 +8,7 @@ anywhere before the commit leaves the warehouse and the payout folders exactly a
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -286,6 +287,7 @@ def nightly_settlement(
     summary.batches_published = publish(config.warehouse, config.out)
     lap("publish")
     summarize(config.warehouse, summary, before)
+    write_run_record(config, summary)
     create_table_artifact(
         key=f"settlement-{as_of.isoformat()}",
         table=[{"metric": key, "value": str(value)} for key, value in asdict(summary).items()],
@@ -298,6 +300,19 @@ def nightly_settlement(
             description="Payout batches closed by this run",
         )
     return asdict(summary)
+
+
+def run_record_path(warehouse: Path, as_of: date) -> Path:
+    """Where a committed run leaves its summary: `runs/<as-of>.json` beside the warehouse."""
+    return warehouse.parent / "runs" / f"{as_of.isoformat()}.json"
+
+
+def write_run_record(config: RunConfig, summary: RunSummary) -> None:
+    """The run's summary (counts, seconds per stage) as JSON, for operators and benchmarks; the
+    same night run again overwrites it."""
+    path = run_record_path(config.warehouse, config.as_of)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n")
 
 
 def batch_report(config: RunConfig, summary: RunSummary) -> str:
