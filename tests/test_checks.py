@@ -112,6 +112,10 @@ def test_checks_pass_on_the_real_batches_and_write_data_docs(
         # a night that closes nothing has nothing to audit
         quiet = check_new_batches(con, "2025-05-20", tmp_path / "reports" / "quiet")
         assert quiet.batches == () and quiet.docs_index is None
+        # the same closing night run again: its batches were audited by the first run
+        again_dir = tmp_path / "reports" / "again"
+        again = check_new_batches(con, NIGHTS[0], again_dir, known={f"{PROGRAM}-{PERIODS[0]}"})
+        assert again.batches == () and again.docs_index is None and not again_dir.exists()
     finally:
         con.close()
 

@@ -7,6 +7,14 @@
     period's rows never change. -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
+{%- set settling -%}
+greatest(
+            {{ month_start('accruals.available_at') }},
+            program_periods.first_period_start,
+            first_close_after_recording.period_start
+        )
+{%- endset %}
+
 with recursive batches as (
     select * from {{ ref('int_payout_periods_closed') }}
 ),
@@ -49,26 +57,52 @@ earlier_payouts as (
 {% endif %}
 
 {#- The close that settles each entry: the first one, in period order, whose end is after the
-    entry's available_at and whose run had recorded it. -#}
-entry_settlement as (
+    entry's available_at and whose run had recorded it. Both conditions only become true later
+    in period order (periods end later, and are closed in order, so closed_as_of never goes
+    down): the first close meeting both is the later of the first close meeting each. The
+    first that ends after available_at is the period of available_at (or the program's first
+    period); the first whose run had recorded the entry is looked up once per recording night.
+    Written this way, no entry meets more than one close row: joining every entry to every
+    close of its program grows with the whole history, night after night. -#}
+program_periods as (
     select
-        accruals.entry_id,
-        min(batches.period_start) as settled_period_start
-    from accruals
+        program_id,
+        min(period_start) as first_period_start,
+        max(period_start) as last_period_start
+    from batches
+    group by program_id
+),
+
+recordings as (
+    select distinct program_id, recorded_at from accruals
+),
+
+first_close_after_recording as (
+    select
+        recordings.program_id,
+        recordings.recorded_at,
+        min(batches.period_start) as period_start
+    from recordings
     inner join batches
-        on accruals.program_id = batches.program_id
-        and accruals.available_at < batches.period_end
-        and accruals.recorded_at <= batches.closed_as_of
-    group by accruals.entry_id
+        on recordings.program_id = batches.program_id
+        and recordings.recorded_at <= batches.closed_as_of
+    group by recordings.program_id, recordings.recorded_at
 ),
 
 settled_accruals as (
     select
         accruals.*,
-        entry_settlement.settled_period_start
+        case
+            when first_close_after_recording.period_start is not null
+                and {{ settling }} <= program_periods.last_period_start
+                then {{ settling }}
+        end as settled_period_start
     from accruals
-    left join entry_settlement
-        on accruals.entry_id = entry_settlement.entry_id
+    left join program_periods
+        on accruals.program_id = program_periods.program_id
+    left join first_close_after_recording
+        on accruals.program_id = first_close_after_recording.program_id
+        and accruals.recorded_at = first_close_after_recording.recorded_at
 ),
 
 partner_batches as (

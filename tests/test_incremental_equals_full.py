@@ -1,0 +1,139 @@
+"""A night costs what changed, and gives what a full rebuild gives (issue 11, decision 0012).
+
+The parse caches are incremental: each Stripe staging model parses only the lines loaded since
+its last build and replaces the versions of the ids they carry; clicks are parsed once per
+delivery. The same generated program is replayed twice, night by night, as real flow runs, with
+deliveries arriving over the nights (refunds, disputes and late clicks only on the second
+night; a changed refunds file, with new versions of refunds already loaded, on the third):
+once as a user runs it, and once with every cache dropped before each night, so that dbt
+builds it in full. After each night every table of the two warehouses is compared row for row.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.config import DEFAULTS
+from flows.demo_data import generate_demo_landing
+from flows.nightly import nightly_settlement
+
+# the incremental models that only cache parsed input; the ledger stores are never dropped
+CACHES = (
+    "staging.stg_stripe__customers",
+    "staging.stg_stripe__invoices",
+    "staging.stg_stripe__charges",
+    "staging.stg_stripe__refunds",
+    "staging.stg_stripe__disputes",
+    "intermediate.int_clicks_parsed",
+    "intermediate.int_clicks_redelivered",
+)
+HELD_BACK = (
+    Path("stripe") / "refunds.jsonl",
+    Path("stripe") / "disputes.jsonl",
+    Path("tracking") / "clicks" / "2025-late.csv",
+)
+NIGHTS = (date(2025, 7, 1), date(2025, 10, 1), date(2026, 1, 1))
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        f"{schema}.{table}"
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('main', 'staging', 'intermediate') order by 1, 2"
+        ).fetchall()
+    ]
+
+
+def _differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as a (read_only)")
+    con.execute(f"attach '{right}' as b (read_only)")
+    con.execute("use a")
+    tables = _tables(con)
+    con.execute("use b")
+    assert _tables(con) == tables
+    different = {}
+    for table in tables:
+        one_way = con.execute(
+            f"select count(*) from (select * from a.{table} except all select * from b.{table})"
+        ).fetchone()[0]
+        other_way = con.execute(
+            f"select count(*) from (select * from b.{table} except all select * from a.{table})"
+        ).fetchone()[0]
+        if one_way or other_way:
+            different[table] = (one_way, other_way)
+    con.close()
+    assert len(tables) > 40
+    return different
+
+
+def _change_refunds(landing: Path) -> int:
+    """A new version of refunds.jsonl: every tenth succeeded refund is now failed."""
+    path = landing / "stripe" / "refunds.jsonl"
+    lines = path.read_text().splitlines()
+    changed = 0
+    for index, line in enumerate(lines):
+        body = json.loads(line)
+        if body.get("status") == "succeeded" and index % 10 == 0:
+            body["status"] = "failed"
+            lines[index] = json.dumps(body)
+            changed += 1
+    path.write_text("\n".join(lines) + "\n")
+    return changed
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_incremental_nights_equal_full_rebuilds(tmp_path: Path) -> None:
+    source = tmp_path / "generated"
+    generate_demo_landing(source, seed=11)
+    held = tmp_path / "held"
+    for relative in HELD_BACK:
+        (held / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source / relative, held / relative)
+    sides = {name: tmp_path / name for name in ("incremental", "full")}
+    for root in sides.values():
+        shutil.copytree(source, root / "landing")
+    caches_rebuilt = 0
+    for night_index, night in enumerate(NIGHTS):
+        for name, root in sides.items():
+            landing = root / "landing"
+            if night_index == 1:
+                for relative in HELD_BACK:
+                    shutil.copyfile(held / relative, landing / relative)
+            if night_index == 2:
+                assert _change_refunds(landing) > 5
+            warehouse = root / "warehouse" / "partner_ledger.duckdb"
+            if name == "full" and warehouse.exists():
+                con = duckdb.connect(str(warehouse))
+                for cache in CACHES:
+                    con.execute(f"drop table if exists {cache}")
+                    caches_rebuilt += 1
+                con.close()
+            nightly_settlement(
+                as_of=night,
+                landing=landing,
+                rules=DEFAULTS["rules"],
+                warehouse=warehouse,
+                out=root / "out",
+            )
+        incremental = sides["incremental"] / "warehouse" / "partner_ledger.duckdb"
+        full = sides["full"] / "warehouse" / "partner_ledger.duckdb"
+        assert _differences(incremental, full) == {}, f"night {night}"
+    assert caches_rebuilt == 2 * len(CACHES)
+    # the later deliveries did reach the caches incrementally: new and superseded versions
+    con = duckdb.connect(str(sides["incremental"] / "warehouse" / "partner_ledger.duckdb"))
+    failed = con.execute(
+        "select count(*) from staging.stg_stripe__refunds where status = 'failed'"
+    ).fetchone()[0]
+    deliveries = con.execute(
+        "select count(distinct delivery_seq) from staging.stg_stripe__refunds"
+    ).fetchone()[0]
+    con.close()
+    assert failed > 5 and deliveries == 1  # the whole new file supersedes the first
