@@ -105,7 +105,9 @@ def main() -> int:
     con.execute("set preserve_insertion_order = false")
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     worst = 0.0
-    print(f"{'model':<34} {'s':>6} {'output':>11} {'scan':>11} {'largest':>12} {'ratio':>6}  operator")
+    print(
+        f"{'model':<34} {'s':>6} {'output':>11} {'scan':>11} {'largest':>12} {'ratio':>6}  operator"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for model, sql in compiled_models(args.target, only):
             plan = profile(con, model, sql, Path(scratch))

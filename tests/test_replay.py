@@ -113,3 +113,26 @@ def test_running_the_last_night_again_appends_nothing(replayed) -> None:
     assert summary["ledger_entries_appended"] == 0
     assert summary["batches_closed"] == [] and summary["batches_published"] == []
     assert _tree_digest(directory / "out" / "payouts") == before
+
+
+def test_no_model_multiplies_rows(replayed, tmp_path: Path) -> None:
+    """Every model's plan on the replayed year (benchmarks/plans.py): no operator produces more
+    than 10 times the rows of the largest table it scans or returns. The only ratio above 2 is
+    the tier windows' range join (each event counted once per tier window that covers it: a
+    constant of the rules); a join keyed on an expression without the entity id (issue 11:
+    events × every partner's tier row of the month) is hundreds of times over."""
+    from benchmarks.plans import compiled_models, profile
+
+    directory, _ = replayed
+    warehouse = directory / "warehouse" / "partner_ledger.duckdb"
+    models = compiled_models(warehouse.parent / "dbt_target", set())
+    assert len(models) > 50
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        plans = [profile(con, model, sql, tmp_path) for model, sql in models]
+    finally:
+        con.close()
+    over = {plan.model: (plan.ratio, plan.largest_operator) for plan in plans if plan.ratio > 10}
+    assert over == {}
+    by_model = {plan.model: plan for plan in plans}
+    assert by_model["int_commissions_computed"].output_rows > 1000
