@@ -354,12 +354,42 @@ def _finish(
     return load
 
 
+STRIPE_BATCH_LINES = 50_000  # lines inserted at a time: memory stays flat whatever the file
+
+
+def _insert_stripe_lines(
+    con: duckdb.DuckDBPyConnection, good: list[tuple[int, str, int, str, str, str]]
+) -> None:
+    import pyarrow as pa
+
+    columns = list(zip(*good, strict=True))
+    batch = pa.table(
+        {
+            "delivery_seq": pa.array(columns[0], pa.int64()),
+            "file_path": pa.array(columns[1], pa.string()),
+            "line_no": pa.array(columns[2], pa.int64()),
+            "object_type": pa.array(columns[3], pa.string()),
+            "object_id": pa.array(columns[4], pa.string()),
+            "body": pa.array(columns[5], pa.string()),
+        }
+    )
+    con.register("pl_stripe_batch", batch)
+    con.execute("insert into raw.stripe_objects select * from pl_stripe_batch")
+    con.unregister("pl_stripe_batch")
+
+
 def load_stripe_file(
     con: duckdb.DuckDBPyConnection, obj: str, path: Path, rel_path: str, sha: str
 ) -> FileLoad:
-    """Load one Stripe JSONL file: each line a JSON object with an ``id``, kept verbatim."""
+    """Load one Stripe JSONL file: each line a JSON object with an ``id``, kept verbatim.
+
+    Lines go in as Arrow batches of STRIPE_BATCH_LINES inside the caller's transaction, so a
+    file of millions of objects needs no more memory than one batch and still loads whole or
+    not at all.
+    """
     seq = _next_seq(con)
     good: list[tuple[int, str, int, str, str, str]] = []
+    loaded = 0
     rejected = 0
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
@@ -379,26 +409,16 @@ def load_stripe_file(
             if reason:
                 rejected += 1
                 _reject(con, seq, obj, rel_path, line_no, text, reason)
-            else:
-                good.append((seq, rel_path, line_no, obj, body["id"], text))
+                continue
+            good.append((seq, rel_path, line_no, obj, body["id"], text))
+            if len(good) == STRIPE_BATCH_LINES:
+                _insert_stripe_lines(con, good)
+                loaded += len(good)
+                good = []
     if good:
-        import pyarrow as pa
-
-        columns = list(zip(*good, strict=True))
-        batch = pa.table(
-            {
-                "delivery_seq": pa.array(columns[0], pa.int64()),
-                "file_path": pa.array(columns[1], pa.string()),
-                "line_no": pa.array(columns[2], pa.int64()),
-                "object_type": pa.array(columns[3], pa.string()),
-                "object_id": pa.array(columns[4], pa.string()),
-                "body": pa.array(columns[5], pa.string()),
-            }
-        )
-        con.register("pl_stripe_batch", batch)
-        con.execute("insert into raw.stripe_objects select * from pl_stripe_batch")
-        con.unregister("pl_stripe_batch")
-    return _record(con, seq, "stripe_file", obj, rel_path, sha, len(good), rejected)
+        _insert_stripe_lines(con, good)
+        loaded += len(good)
+    return _record(con, seq, "stripe_file", obj, rel_path, sha, loaded, rejected)
 
 
 def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSummary:

@@ -437,6 +437,34 @@ def test_jsonl_lines_that_are_not_objects_with_an_id_are_rejected(con, landing: 
     assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (6, 2, 4)
 
 
+def test_jsonl_larger_than_one_batch_loads_every_line_with_its_number(
+    con, landing: Path, monkeypatch
+) -> None:
+    """Stripe lines go in as batches (flows.ingest.STRIPE_BATCH_LINES): with batches of 3, a
+    file of 10 lines with a bad line and a blank line loads the other 8 with their own line
+    numbers, all in one delivery."""
+    import flows.ingest
+
+    monkeypatch.setattr(flows.ingest, "STRIPE_BATCH_LINES", 3)
+    lines = [f'{{"id": "ch_{n}", "object": "charge"}}' for n in range(1, 11)]
+    lines[4] = "not json"  # line 5
+    lines[7] = ""  # line 8: blank
+    write(landing, "stripe/charges.jsonl", "\n".join(lines) + "\n")
+
+    summary = ingest_landing(con, landing)
+
+    loaded = con.execute(
+        "select line_no, object_id, count(*) over (), count(distinct delivery_seq) over () "
+        "from raw.stripe_objects order by line_no"
+    ).fetchall()
+    assert [(row[0], row[1]) for row in loaded] == [
+        (n, f"ch_{n}") for n in (1, 2, 3, 4, 6, 7, 9, 10)
+    ]
+    assert loaded[0][2:] == (8, 1)
+    assert [row[1] for row in rejects(con, "stripe/charges.jsonl")] == [5]
+    assert (summary.rows_loaded, summary.rows_rejected) == (8, 1)
+
+
 # --- volume --------------------------------------------------------------------------------------
 
 MEASURE = r"""
