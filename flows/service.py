@@ -138,6 +138,7 @@ def nightly_deployment(parameters: dict[str, str], cron: str):
 
 def _serve(parameters: dict[str, str], cron: str, api_url: str, started: bool) -> None:
     from prefect import serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     deployment = nightly_deployment(parameters, cron)
     ui = api_url.removesuffix("/api")
@@ -152,7 +153,10 @@ def _serve(parameters: dict[str, str], cron: str, api_url: str, started: bool) -
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _interrupt)  # systemd stops with SIGTERM: same as Ctrl-C
     try:
-        serve(deployment, print_starting_message=False)
+        # Prefect read its settings when it was first imported (the cron check may come before
+        # the server): this server, not a temporary one, for the runner and its runs
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            serve(deployment, print_starting_message=False)
     except KeyboardInterrupt:
         pass
     finally:
