@@ -19,7 +19,7 @@ from flows.config import DEFAULTS, ENV, env_default, path_option, state_default
 from flows.lock import WarehouseBusy, writer_lock
 from flows.prefect_setup import explain_startup_failure, use_prefect, use_prefect_home
 from flows.preflight import Checks, InputError
-from flows.service import DEFAULT_PORT, serve_nightly
+from flows.service import DEFAULT_PORT, cron_problem, serve_nightly
 
 DEFAULT_CRON = "30 2 * * *"
 
@@ -206,15 +206,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or env_default("port") or str(DEFAULT_PORT)
     if not port.isdigit() or not 0 < int(port) < 65536:
         checks.problems.append(f"--port {port!r}: expected a TCP port number")
+    cron = args.cron or env_default("cron") or DEFAULT_CRON
+    if problem := cron_problem(cron):
+        checks.problems.append(problem)
     checks.done()
     home = use_prefect_home(_state(args, state_default(warehouse)))
-    cron = args.cron or env_default("cron") or DEFAULT_CRON
-    from prefect._vendor.croniter import croniter
-
-    if not croniter.is_valid(cron):
-        raise InputError(
-            [f"--cron {cron!r} is not a cron expression (minute hour day month weekday)"]
-        )
     parameters = {
         "landing": str(landing.resolve()),
         "rules": str(rules.resolve()),

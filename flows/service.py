@@ -10,6 +10,7 @@ runner, then the server it started.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flows.prefect_setup import (
     STARTUP_TIMEOUT,
@@ -97,10 +99,27 @@ def local_server(home: Path, port: int) -> Iterator[str]:
                 server.wait()
 
 
-def next_run(cron: str, after: datetime | None = None) -> datetime:
-    from prefect._vendor.croniter import croniter
+def _croniter() -> Any:
+    """Prefect's own cron parser (the one its scheduler uses), loaded from its file: importing
+    it through the package would import all of Prefect (seconds) before the inputs are checked."""
+    package = importlib.util.find_spec("prefect")
+    assert package is not None and package.submodule_search_locations
+    path = Path(package.submodule_search_locations[0]) / "_vendor" / "croniter" / "croniter.py"
+    spec = importlib.util.spec_from_file_location("partner_ledger_croniter", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.croniter
 
-    return croniter(cron, after or datetime.now(UTC)).get_next(datetime)
+
+def cron_problem(cron: str) -> str | None:
+    if _croniter().is_valid(cron):
+        return None
+    return f"--cron {cron!r} is not a cron expression (minute hour day month weekday, UTC)"
+
+
+def next_run(cron: str, after: datetime | None = None) -> datetime:
+    return _croniter()(cron, after or datetime.now(UTC)).get_next(datetime)
 
 
 def serve_nightly(deployment_parameters: dict[str, str], cron: str, home: Path, port: int) -> None:

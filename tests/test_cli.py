@@ -133,6 +133,24 @@ def test_inputs_are_refused_before_anything_starts(example: Path, tmp_path: Path
     assert not warehouse.parent.exists()  # nothing started: no warehouse, no Prefect state
 
 
+def test_serve_refuses_bad_inputs_before_starting_a_server(example: Path, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = _run(
+        ["serve", "--cron", "61 * * * *", "--port", "http", "--landing", str(tmp_path / "gone")]
+        + ["--rules", str(example / "rules"), "--warehouse", str(tmp_path / "wh" / "w.duckdb")]
+    )
+    assert time.monotonic() - started < 2
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"partner-ledger serve: the landing directory {tmp_path / 'gone'} does not exist "
+        "(--landing or PARTNER_LEDGER_LANDING); is the drive mounted?",
+        "partner-ledger serve: --port 'http': expected a TCP port number",
+        "partner-ledger serve: --cron '61 * * * *' is not a cron expression (minute hour day "
+        "month weekday, UTC)",
+    ]
+    assert not (tmp_path / "wh").exists()
+
+
 def test_a_missing_landing_directory_fails_a_run_that_was_started(
     prefect_harness, example: Path, tmp_path: Path
 ) -> None:
