@@ -6,40 +6,51 @@ given warehouse and payout folder are never opened for writing. The difference i
 month, partner and tier (commission cost: commissions, referral commissions and their
 clawbacks), with the partners whose tier changes and the payout totals per batch, as tables in a
 report DuckDB file and as CSV and Parquet files.
+
+The nights replayed are exactly --from, the cadence's nights between, and --to; the report covers
+that window: entries earned from --from (inclusive) to --to (exclusive), and the tier months and
+payout periods that overlap it. The first night sees all history before it (as-of), so the
+window's entries carry their true tiers and phases.
 """
 
 from __future__ import annotations
 
 import shutil
-from datetime import date
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 from prefect import flow
 
 from flows.config import DEFAULTS
-from flows.demo import replay_nights
 from flows.nightly import nightly_settlement
 from flows.rules import validate_rules
 
 COST_TYPES = "('commission', 'referral_commission', 'clawback', 'referral_clawback')"
 
+IN_WINDOW = "earned_at >= $date_from and earned_at < $date_to"
+OVERLAPS_WINDOW = "{start} < $date_to and {end} > $date_from"
 REPORTS = {
     "by_month": f"""
         select program_id, currency, strftime(earned_at, '%Y-%m') as month, sum(amount_cents) as cost_cents
-        from {{side}}.fct_ledger_entries where entry_type in {COST_TYPES} group by all
+        from {{side}}.fct_ledger_entries where entry_type in {COST_TYPES} and {IN_WINDOW}
+        group by all
     """,
     "by_partner": f"""
         select program_id, currency, partner_id, sum(amount_cents) as cost_cents
-        from {{side}}.fct_ledger_entries where entry_type in {COST_TYPES} group by all
+        from {{side}}.fct_ledger_entries where entry_type in {COST_TYPES} and {IN_WINDOW}
+        group by all
     """,
     "by_tier": f"""
         select program_id, currency, coalesce(tier, '(none)') as tier, sum(amount_cents) as cost_cents
-        from {{side}}.fct_ledger_entries where entry_type in {COST_TYPES} group by all
+        from {{side}}.fct_ledger_entries where entry_type in {COST_TYPES} and {IN_WINDOW}
+        group by all
     """,
-    "payouts": """
+    "payouts": f"""
         select program_id, currency, period, total_cents as cost_cents
-        from {side}.fct_payout_batches
+        from {{side}}.fct_payout_batches
+        where {OVERLAPS_WINDOW.format(start="period_start", end="period_end")}
     """,
 }
 KEYS = {
@@ -50,7 +61,25 @@ KEYS = {
 }
 
 
-def _compare(con: duckdb.DuckDBPyConnection, name: str) -> None:
+def backtest_nights(date_from: date, date_to: date, cadence: str) -> list[date]:
+    """The nights a backtest replays: --from, the cadence's nights strictly between, and --to."""
+    nights = {date_from, date_to}
+    day = date_from + timedelta(days=1)
+    while day < date_to:
+        weekly_step = (day - date_from).days % 7 == 0
+        if (
+            cadence == "daily"
+            or (cadence == "weekly" and weekly_step)
+            or (cadence in ("monthly", "semimonthly") and day.day == 1)
+            or (cadence == "semimonthly" and day.day == 16)
+            or (cadence == "quarterly" and day.day == 1 and day.month % 3 == 1)
+        ):
+            nights.add(day)
+        day += timedelta(days=1)
+    return sorted(nights)
+
+
+def _compare(con: duckdb.DuckDBPyConnection, name: str, window: dict[str, date]) -> None:
     keys = KEYS[name]
     on = " and ".join(f"baseline.{k} = candidate.{k}" for k in keys)
     select_keys = ", ".join(f"coalesce(baseline.{k}, candidate.{k}) as {k}" for k in keys)
@@ -69,13 +98,18 @@ def _compare(con: duckdb.DuckDBPyConnection, name: str) -> None:
                               / baseline.cost_cents::double, 4) end as ratio
         from baseline full outer join candidate on {on}
         order by all
-        """
+        """,
+        window,
     )
 
 
-def _tier_changes(con: duckdb.DuckDBPyConnection) -> None:
+def _tier_changes(con: duckdb.DuckDBPyConnection, window: dict[str, date]) -> None:
+    in_window = OVERLAPS_WINDOW.format(
+        start="coalesce(baseline.month_start, candidate.month_start)",
+        end="coalesce(baseline.month_end, candidate.month_end)",
+    )
     con.execute(
-        """
+        f"""
         create or replace table report.tier_changes as
         select coalesce(baseline.program_id, candidate.program_id) as program_id,
                coalesce(baseline.partner_id, candidate.partner_id) as partner_id,
@@ -86,13 +120,19 @@ def _tier_changes(con: duckdb.DuckDBPyConnection) -> None:
             on baseline.partner_id = candidate.partner_id
             and baseline.month_start = candidate.month_start
         where baseline.tier is distinct from candidate.tier
+            and {in_window}
         order by all
-        """
+        """,
+        window,
     )
 
 
-def write_report(baseline: Path, candidate: Path, report: Path) -> str:
-    """Compare two replayed warehouses; write report tables and files; return the headline."""
+def write_report(
+    baseline: Path, candidate: Path, report: Path, date_from: date, date_to: date
+) -> str:
+    """Compare two replayed warehouses over [date_from, date_to); write report tables and
+    files; return the headline."""
+    window = {"date_from": date_from, "date_to": date_to}
     report.mkdir(parents=True, exist_ok=True)
     database = report / "backtest.duckdb"
     database.unlink(missing_ok=True)
@@ -102,8 +142,8 @@ def write_report(baseline: Path, candidate: Path, report: Path) -> str:
         con.execute(f"attach '{candidate}' as candidate (read_only)")
         con.execute("create schema report")
         for name in REPORTS:
-            _compare(con, name)
-        _tier_changes(con)
+            _compare(con, name, window)
+        _tier_changes(con, window)
         for name in [*REPORTS, "tier_changes"]:
             con.execute(f"copy report.{name} to '{report / (name + '.csv')}' (header)")
             con.execute(f"copy report.{name} to '{report / (name + '.parquet')}' (format parquet)")
@@ -120,7 +160,9 @@ def write_report(baseline: Path, candidate: Path, report: Path) -> str:
         ).fetchone()
     finally:
         con.close()
-    lines = []
+    lines = [
+        f"window: {date_from} to {date_to} (entries earned from {date_from}, before {date_to})"
+    ]
     for currency, base, cand in totals:
         ratio = f"{cand / base:.4f}" if base else "n/a"
         lines.append(
@@ -135,6 +177,17 @@ def write_report(baseline: Path, candidate: Path, report: Path) -> str:
     lines.append(f"partners changing tier: {changes[0]} ({changes[1]} partner-months)")
     lines.append(f"report: {report}")
     return "\n".join(lines)
+
+
+def progress(line: str) -> None:
+    """One line of progress: on the console, and in the flow run's log."""
+    print(line, flush=True)
+    try:
+        from prefect import get_run_logger
+
+        get_run_logger().info(line)
+    except Exception:  # outside a flow run
+        pass
 
 
 @flow(name="backtest")
@@ -163,26 +216,29 @@ def backtest_flow(
         )
     if scratch.exists():
         shutil.rmtree(scratch)
-    dates = [
-        night
-        for night in replay_nights(date_from, date_to, nights)
-        if date_from <= night <= date_to
-    ]
-    if not dates or dates[-1] != date_to:
-        dates.append(date_to)
+    dates = backtest_nights(date_from, date_to, nights)
     sides = {"baseline": baseline_rules, "candidate": candidate_rules}
+    started = time.monotonic()
     for side, rules in sides.items():
-        for night in dates:
+        for number, night in enumerate(dates, start=1):
+            night_started = time.monotonic()
             nightly_settlement(
                 as_of=night,
                 landing=landing,
                 rules=rules,
                 warehouse=scratch / side / "warehouse" / "partner_ledger.duckdb",
                 out=scratch / side / "out",
+                scenario=f"backtest-{side}",
+            )
+            progress(
+                f"backtest {side}: night {number} of {len(dates)} (as of {night}) in "
+                f"{time.monotonic() - night_started:.0f} s; elapsed {time.monotonic() - started:.0f} s"
             )
     headline = write_report(
         scratch / "baseline" / "warehouse" / "partner_ledger.duckdb",
         scratch / "candidate" / "warehouse" / "partner_ledger.duckdb",
         report,
+        date_from,
+        date_to,
     )
     return {"headline": headline, "nights": [night.isoformat() for night in dates]}

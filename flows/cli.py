@@ -1,7 +1,9 @@
 """`partner-ledger` command line (SPEC §3.3): run, backtest, demo, serve.
 
 Every option also reads an environment variable (flows.config.ENV). Exit status: 0 success,
-1 a run that failed (a check, invalid rules, an input error: the message says which), 2 usage.
+1 a run that failed (a check, Prefect unavailable: the message says which), 2 inputs refused
+before anything started (options, landing directory, rules folder: one line per problem),
+3 the warehouse is being written by another run.
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
-from flows.config import ENV, env_default, parse_date, path_option
+from flows.config import DEFAULTS, ENV, env_default, path_option, state_default
+from flows.lock import WarehouseBusy, writer_lock
+from flows.prefect_setup import explain_startup_failure, use_prefect, use_prefect_home
+from flows.preflight import Checks, InputError
+from flows.service import DEFAULT_PORT, cron_problem, serve_nightly
+
+DEFAULT_CRON = "30 2 * * *"
 
 
 def _secret_free(text: str) -> str:
     key = os.environ.get("STRIPE_API_KEY")
     return text.replace(key, "***") if key else text
+
+
+NIGHTS = ["quarterly", "monthly", "semimonthly", "weekly", "daily"]
 
 
 def _add_paths(parser: argparse.ArgumentParser, *names: str) -> None:
@@ -29,6 +39,8 @@ def _add_paths(parser: argparse.ArgumentParser, *names: str) -> None:
         "warehouse": "DuckDB warehouse file",
         "out": "output folder for payout files and reports",
         "report": "folder for the backtest report",
+        "state": "Prefect's state folder (its database, logs, results); default: prefect/ "
+        "beside the warehouse",
     }
     for name in names:
         parser.add_argument(f"--{name}", help=f"{helps[name]} [env {ENV[name]}]")
@@ -42,81 +54,128 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="one nightly settlement run")
     run.add_argument("--as-of", help=f"the run's as-of date D, YYYY-MM-DD [env {ENV['as_of']}]")
-    _add_paths(run, "landing", "rules", "warehouse", "out")
+    _add_paths(run, "landing", "rules", "warehouse", "out", "state")
 
     backtest = commands.add_parser("backtest", help="replay history under other rules")
     backtest.add_argument("--from", dest="date_from", help=f"first night [env {ENV['date_from']}]")
     backtest.add_argument("--to", dest="date_to", help=f"last night [env {ENV['date_to']}]")
-    _add_paths(backtest, "rules", "landing", "warehouse", "out", "report")
+    _add_paths(backtest, "rules", "landing", "warehouse", "out", "report", "state")
     backtest.add_argument(
         "--baseline-rules", help="the rules to compare against (default: the project's seeds/)"
     )
     backtest.add_argument(
         "--nights",
-        choices=["quarterly", "monthly", "semimonthly", "weekly", "daily"],
+        choices=NIGHTS,
         default="monthly",
-        help="which nights to replay between --from and --to (always --to itself)",
+        help="which nights to replay: --from, the cadence's nights between, and --to "
+        "(monthly: the 1st of each month; semimonthly: the 1st and the 16th; quarterly: the 1st "
+        "of January, April, July, October; weekly: every 7 days from --from; daily)",
     )
 
     demo = commands.add_parser("demo", help="generate a demo program and run it end to end")
     demo.add_argument("--dir", default="demo_output", help="where the demo writes everything")
     demo.add_argument("--scale", type=int, default=1, help="volume multiplier (benchmarks)")
     demo.add_argument("--seed", type=int, default=20250101)
+    demo.add_argument("--state", help="Prefect's state folder; default: <dir>/prefect")
     demo.add_argument(
         "--nights",
-        choices=["quarterly", "monthly", "semimonthly", "weekly", "daily"],
+        choices=NIGHTS,
         default="quarterly",
         help="which nights of the year to replay (quarterly: each run closes three months; "
         "monthly: every close night)",
     )
 
-    serve = commands.add_parser("serve", help="schedule the nightly run with a cron (Prefect)")
-    serve.add_argument("--cron", default="30 2 * * *", help="cron schedule, UTC")
-    _add_paths(serve, "landing", "rules", "warehouse", "out")
+    serve = commands.add_parser(
+        "serve",
+        help="run the nightly settlement on a cron, as a service (a local Prefect server)",
+        description="Starts a local Prefect server (its database in the state folder) unless "
+        "PREFECT_API_URL names one, and runs the nightly settlement on the cron until Ctrl-C "
+        "or SIGTERM. The Prefect UI shows the runs, their logs and artifacts.",
+    )
+    serve.add_argument(
+        "--cron", help=f"cron schedule, UTC (default {DEFAULT_CRON!r}) [env {ENV['cron']}]"
+    )
+    serve.add_argument(
+        "--port",
+        help=f"port of the local Prefect server and UI (default {DEFAULT_PORT}) [env {ENV['port']}]",
+    )
+    _add_paths(serve, "landing", "rules", "warehouse", "out", "state")
     return parser
 
 
-def _required_date(value: str | None, option: str) -> date:
-    value = value or env_default(option)
-    if not value:
-        raise ValueError(f"--{option.replace('_', '-')} is required (or set {ENV[option]})")
-    return parse_date(value, option)
+def _state(args: argparse.Namespace, default: Path) -> Path:
+    return path_option("state", args.state) if (args.state or env_default("state")) else default
+
+
+def _rules_option(checks: Checks, given: str | None) -> Path:
+    rules = path_option("rules", given)
+    checks.rules(rules)
+    return rules
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows.nightly import nightly_settlement
+    checks = Checks()
+    as_of = checks.date(args.as_of, "as_of")
+    landing = path_option("landing", args.landing)
+    checks.landing(landing)
+    rules = _rules_option(checks, args.rules)
+    warehouse = path_option("warehouse", args.warehouse)
+    checks.warehouse(warehouse)
+    out = path_option("out", args.out)
+    checks.done()
+    with writer_lock(warehouse):  # a second run is refused here, before Prefect starts
+        use_prefect(_state(args, state_default(warehouse)))
+        from flows.nightly import nightly_settlement
 
-    summary = nightly_settlement(
-        as_of=_required_date(args.as_of, "as_of"),
-        landing=path_option("landing", args.landing),
-        rules=path_option("rules", args.rules),
-        warehouse=path_option("warehouse", args.warehouse),
-        out=path_option("out", args.out),
-    )
-    print(
-        f"as of {summary['as_of']}: {summary['files_loaded']} file(s) loaded, "
-        f"{summary['quarantined']} row(s) in quarantine, "
-        f"{summary['ledger_entries_appended']} ledger entr(ies) appended, "
-        f"batches closed: {', '.join(summary['batches_closed']) or 'none'}"
-    )
+        summary = nightly_settlement(
+            as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out
+        )
+    print(summary_line(summary))
     return 0
 
 
+def summary_line(summary: dict) -> str:
+    stages = summary["seconds_by_stage"]
+    seconds = ", ".join(f"{stage} {value:.1f}" for stage, value in stages.items())
+    return (
+        f"as of {summary['as_of']}: {summary['files_loaded']} file(s) loaded, "
+        f"{summary['quarantined_tonight']} row(s) quarantined tonight "
+        f"({summary['quarantined']} in quarantine), "
+        f"{summary['ledger_entries_appended']} ledger entr(ies) appended, "
+        f"batches closed: {', '.join(summary['batches_closed']) or 'none'}; "
+        f"seconds: {seconds} (total {sum(stages.values()):.1f})"
+    )
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
+    checks = Checks()
+    candidate = args.rules or env_default("rules")
+    if not candidate:
+        checks.problems.append(f"--rules is required (or set {ENV['rules']})")
+    else:
+        checks.rules(Path(candidate))
+    baseline = Path(args.baseline_rules) if args.baseline_rules else DEFAULTS["rules"]
+    checks.rules(baseline, "--baseline-rules")
+    date_from = checks.date(args.date_from, "date_from")
+    date_to = checks.date(args.date_to, "date_to")
+    if date_from and date_to and date_to < date_from:
+        checks.problems.append(f"--to {date_to} is before --from {date_from}")
+    landing = path_option("landing", args.landing)
+    checks.landing(landing)
+    warehouse = path_option("warehouse", args.warehouse)
+    checks.done()
+    use_prefect(_state(args, state_default(warehouse)))
     from flows.backtest import backtest_flow
 
-    rules = args.rules or env_default("rules")
-    if not rules:
-        raise ValueError(f"--rules is required (or set {ENV['rules']})")
     result = backtest_flow(
-        candidate_rules=Path(rules),
-        date_from=_required_date(args.date_from, "date_from"),
-        date_to=_required_date(args.date_to, "date_to"),
-        landing=path_option("landing", args.landing),
-        warehouse=path_option("warehouse", args.warehouse),
+        candidate_rules=Path(candidate),
+        date_from=date_from,
+        date_to=date_to,
+        landing=landing,
+        warehouse=warehouse,
         out=path_option("out", args.out),
         report=path_option("report", args.report),
-        baseline_rules=Path(args.baseline_rules) if args.baseline_rules else None,
+        baseline_rules=baseline,
         nights=args.nights,
     )
     print(result["headline"])
@@ -124,36 +183,41 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    checks = Checks()
+    if args.scale < 1:
+        checks.problems.append(f"--scale {args.scale}: expected a whole number >= 1")
+    checks.done()
+    directory = Path(args.dir)
+    use_prefect(_state(args, directory / "prefect"))
     from flows.demo import demo_flow
 
-    result = demo_flow(
-        directory=Path(args.dir), scale=args.scale, seed=args.seed, nights=args.nights
-    )
+    result = demo_flow(directory=directory, scale=args.scale, seed=args.seed, nights=args.nights)
     print(result["text"])
     return 0
 
 
-def nightly_deployment(args: argparse.Namespace):
-    """The nightly flow as a Prefect deployment on a cron schedule (UTC). A scheduled run has no
-    as-of parameter: it settles the night it runs (today's date, UTC)."""
-    from flows.nightly import nightly_settlement
-
-    return nightly_settlement.to_deployment(
-        name="nightly-settlement",
-        cron=args.cron,
-        parameters={
-            "landing": str(path_option("landing", args.landing).resolve()),
-            "rules": str(path_option("rules", args.rules).resolve()),
-            "warehouse": str(path_option("warehouse", args.warehouse).resolve()),
-            "out": str(path_option("out", args.out).resolve()),
-        },
-    )
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from prefect import serve
-
-    serve(nightly_deployment(args))
+    checks = Checks()
+    landing = path_option("landing", args.landing)
+    checks.landing(landing)
+    rules = _rules_option(checks, args.rules)
+    warehouse = path_option("warehouse", args.warehouse)
+    checks.warehouse(warehouse)
+    port = args.port or env_default("port") or str(DEFAULT_PORT)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        checks.problems.append(f"--port {port!r}: expected a TCP port number")
+    cron = args.cron or env_default("cron") or DEFAULT_CRON
+    if problem := cron_problem(cron):
+        checks.problems.append(problem)
+    checks.done()
+    home = use_prefect_home(_state(args, state_default(warehouse)))
+    parameters = {
+        "landing": str(landing.resolve()),
+        "rules": str(rules.resolve()),
+        "warehouse": str(warehouse.resolve()),
+        "out": str(path_option("out", args.out).resolve()),
+    }
+    serve_nightly(parameters, cron, home, int(port))
     return 0
 
 
@@ -172,11 +236,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_prefect()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    prefix = f"partner-ledger {args.command}"
     try:
         return COMMANDS[args.command](args)
+    except InputError as exc:  # nothing started: one line per problem
+        for problem in exc.problems:
+            print(f"{prefix}: {_secret_free(problem)}", file=sys.stderr)
+        return 2
+    except WarehouseBusy as exc:
+        print(f"{prefix}: refused: {exc}", file=sys.stderr)
+        return 3
     except Exception as exc:  # a run that fails: one clear line, no secret, non-zero exit
-        message = _secret_free(str(exc)).strip() or type(exc).__name__
-        print(f"partner-ledger {args.command}: error: {message}", file=sys.stderr)
+        message = explain_startup_failure(_secret_free(str(exc)).strip()) or type(exc).__name__
+        print(f"{prefix}: error: {message}", file=sys.stderr)
         return 1
 
 

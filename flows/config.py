@@ -22,6 +22,9 @@ ENV = {
     "report": "PARTNER_LEDGER_REPORT",
     "date_from": "PARTNER_LEDGER_FROM",
     "date_to": "PARTNER_LEDGER_TO",
+    "state": "PARTNER_LEDGER_STATE",
+    "cron": "PARTNER_LEDGER_CRON",
+    "port": "PARTNER_LEDGER_PREFECT_PORT",
 }
 
 DEFAULTS = {
@@ -31,6 +34,12 @@ DEFAULTS = {
     "out": Path("out"),
     "report": Path("out") / "backtest",
 }
+
+
+def state_default(warehouse: Path) -> Path:
+    """Prefect's state (its database, logs, results) for runs of a warehouse: a `prefect`
+    folder beside the warehouse file, owner-only like it (docs/decisions/0013-operations.md)."""
+    return warehouse.parent / "prefect"
 
 
 def env_default(option: str) -> str | None:

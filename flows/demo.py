@@ -1,7 +1,8 @@
 """`partner-ledger demo`: a generated program, replayed night by night on the embedded defaults.
 
-The demo folder is rebuilt from scratch on every call (landing files, warehouse, payout files),
-so the summary always describes one deterministic year.
+The demo folder's landing files, warehouse and payout files are rebuilt from scratch on every
+call, so the summary always describes one deterministic year (Prefect's state, in
+`<dir>/prefect` by default, is kept: the runs of earlier demos stay in its history).
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ def demo_flow(
     months before it (every month still gets its batch). `monthly` runs every close night.
     """
     started = time.monotonic()
-    if directory.exists():
-        shutil.rmtree(directory)
+    for generated in ("landing", "warehouse", "out"):
+        if (directory / generated).exists():
+            shutil.rmtree(directory / generated)
     landing = directory / "landing"
     stats = generate_demo_landing(landing, seed=seed, scale=scale)
     warehouse = directory / "warehouse" / "partner_ledger.duckdb"
@@ -107,7 +109,12 @@ def demo_flow(
     dates = replay_nights(stats.first_day, stats.last_day, nights)
     for night in dates:
         nightly_settlement(
-            as_of=night, landing=landing, rules=DEFAULTS["rules"], warehouse=warehouse, out=out
+            as_of=night,
+            landing=landing,
+            rules=DEFAULTS["rules"],
+            warehouse=warehouse,
+            out=out,
+            scenario="demo",
         )
     text = demo_summary(warehouse, out, time.monotonic() - started, len(dates))
     return {"text": text, "nights": [night.isoformat() for night in dates]}

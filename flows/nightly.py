@@ -24,6 +24,7 @@ from flows.checks import check_new_batches
 from flows.config import RunConfig
 from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
+from flows.lock import one_writer
 from flows.publish import publish_missing
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
@@ -40,6 +41,7 @@ class RunSummary:
     stripe_api_objects: int = 0
     models_built: int = 0
     quarantined: int = 0
+    quarantined_tonight: int = 0
     ledger_entries_appended: int = 0
     batches_closed: list[str] = field(default_factory=list)
     batches_published: list[str] = field(default_factory=list)
@@ -97,7 +99,9 @@ def ingest(work: Path, landing: Path) -> dict[str, int]:
     con = connect(work)
     try:
         ensure_raw_schema(con)
-        summary = ingest_landing(con, landing) if landing.is_dir() else None
+        if not landing.is_dir():  # an unmounted drive must not look like a quiet night
+            raise FileNotFoundError(f"the landing directory {landing} does not exist")
+        summary = ingest_landing(con, landing)
         api_key = stripe_api_key()
         api_objects = 0
         if api_key:
@@ -106,9 +110,6 @@ def ingest(work: Path, landing: Path) -> dict[str, int]:
             api_objects = pull_stripe_from_env(con, api_key=api_key).objects
     finally:
         con.close()
-    if summary is None:
-        log.warning("landing directory %s does not exist: nothing to load", landing)
-        return {"files": 0, "rows_loaded": 0, "rows_rejected": 0, "api_objects": api_objects}
     log.info(
         "loaded %d file(s): %d rows read, %d loaded, %d rejected (%d unchanged file(s) skipped)",
         len(summary.loads),
@@ -189,31 +190,45 @@ def publish(warehouse: Path, out: Path) -> list[str]:
     return [batch.batch_id for batch in published]
 
 
-def ledger_state(warehouse: Path) -> tuple[int, set[str]]:
-    """How many ledger entries and which batches a warehouse holds (none before the first run)."""
+QUARANTINE_KEY = "hash(source_table, file_path, line_no, reason)"  # one quarantined record
+
+
+def ledger_state(warehouse: Path) -> tuple[int, set[str], set[int]]:
+    """How many ledger entries, which batches and which quarantined records a warehouse holds
+    (none before the first run)."""
     if not warehouse.exists():
-        return 0, set()
+        return 0, set(), set()
     con = connect(warehouse, read_only=True)
     try:
         tables = {
             row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
         }
         if not {"fct_ledger_entries", "fct_payout_batches"} <= tables:
-            return 0, set()
+            return 0, set(), set()
         entries = con.execute("select count(*) from fct_ledger_entries").fetchone()[0]
         batches = {
             row[0] for row in con.execute("select batch_id from fct_payout_batches").fetchall()
         }
+        quarantined = {
+            row[0] for row in con.execute(f"select {QUARANTINE_KEY} from quarantine").fetchall()
+        }
     finally:
         con.close()
-    return int(entries), batches
+    return int(entries), batches, quarantined
 
 
-def summarize(warehouse: Path, summary: RunSummary, before: tuple[int, set[str]]) -> RunSummary:
+def summarize(
+    warehouse: Path, summary: RunSummary, before: tuple[int, set[str], set[int]]
+) -> RunSummary:
     con = connect(warehouse, read_only=True)
     try:
-        summary.quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
-        entries_before, batches_before = before
+        entries_before, batches_before, quarantined_before = before
+        quarantined = [
+            row[0] for row in con.execute(f"select {QUARANTINE_KEY} from quarantine").fetchall()
+        ]
+        summary.quarantined = len(quarantined)
+        # tonight's: records in quarantine that the previous run did not hold there
+        summary.quarantined_tonight = sum(key not in quarantined_before for key in quarantined)
         summary.ledger_entries_appended = (
             con.execute("select count(*) from fct_ledger_entries").fetchone()[0] - entries_before
         )
@@ -240,17 +255,30 @@ def summarize(warehouse: Path, summary: RunSummary, before: tuple[int, set[str]]
     return summary
 
 
-@flow(name="nightly-settlement", log_prints=True)
+def _run_name() -> str:
+    """A flow run says what ran: `run-2025-05-01`, `backtest-candidate-2025-05-01`, `scheduled`."""
+    from prefect.runtime import flow_run
+
+    parameters = flow_run.parameters
+    as_of = parameters.get("as_of")
+    return f"{parameters.get('scenario') or 'run'}-{as_of or 'today'}"
+
+
+@flow(name="nightly-settlement", log_prints=True, flow_run_name=_run_name)
+@one_writer
 def nightly_settlement(
     landing: Path,
     rules: Path,
     warehouse: Path,
     out: Path,
     as_of: date | None = None,
+    scenario: str = "run",
 ) -> dict:
     """One nightly settlement run: ingest, build, check, close due periods, publish.
 
-    Without an as-of (a scheduled run), the night is today's date in UTC.
+    Without an as-of (a scheduled run), the night is today's date in UTC. `scenario` names what
+    ran in the run's name and artifact keys (`run`, `scheduled`, `demo`, `backtest-baseline`…).
+    One writer at a time per warehouse (flows.lock), which is left owner-only.
     """
     as_of = as_of or datetime.now(UTC).date()
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
@@ -289,13 +317,13 @@ def nightly_settlement(
     summarize(config.warehouse, summary, before)
     write_run_record(config, summary)
     create_table_artifact(
-        key=f"settlement-{as_of.isoformat()}",
+        key=f"{scenario}-settlement-{as_of.isoformat()}",
         table=[{"metric": key, "value": str(value)} for key, value in asdict(summary).items()],
         description=f"Nightly settlement as of {as_of.isoformat()}",
     )
     if summary.batches_closed:
         create_markdown_artifact(
-            key=f"payout-batches-{as_of.isoformat()}",
+            key=f"{scenario}-payout-batches-{as_of.isoformat()}",
             markdown=batch_report(config, summary),
             description="Payout batches closed by this run",
         )

@@ -4,8 +4,9 @@ A rules folder holds six CSV files (``programs.csv``, ``attribution_sources.csv`
 ``phases.csv``, ``rates.csv``, ``fx_rates.csv``). :func:`validate_rules` reads them with the csv
 module, checks every row and every rule that spans rows or files, and raises one
 :class:`RulesError` listing *all* problems found, each naming the file, the row and what was
-expected. Row numbers count data records: row 1 is the first record after the header, row 0 is
-the header, ``None`` a problem of the whole file. Nothing here computes money: the rules
+expected. Problems name the file's own line numbers, as an editor shows them: the header is
+line 1, the first record line 2 (a record with a quoted line break is named by its first line);
+``None`` is a problem of the whole file. Nothing here computes money: the rules
 themselves stay in the seeds and the SQL that reads them.
 """
 
@@ -74,22 +75,22 @@ _BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 
 @dataclass(frozen=True)
 class RuleProblem:
-    """One problem of a rules folder: the file, the data row (1-based; 0 = header; None = the
+    """One problem of a rules folder: the file, the line of the file (1 = the header; None = the
     whole file) and what is wrong, with what was expected."""
 
     file: str
-    row: int | None
+    line: int | None
     problem: str
 
     def __str__(self) -> str:
-        if self.row is None:
+        if self.line is None:
             return f"{self.file}: {self.problem}"
-        return f"{self.file} row {self.row}: {self.problem}"
+        return f"{self.file} line {self.line}: {self.problem}"
 
 
 class RulesError(ValueError):
     """A rules folder is refused. ``problems`` lists every problem found; ``str()`` prints one
-    ``<file> row <n>: <problem>`` line per problem."""
+    ``<file> line <n>: <problem>`` line per problem."""
 
     def __init__(self, problems: Iterable[RuleProblem]) -> None:
         self.problems: list[RuleProblem] = list(problems)
@@ -150,7 +151,7 @@ def is_valid_bic(value: str) -> bool:
 
 @dataclass
 class _Table:
-    """The rows of one rules file that have the header's shape, as (row number, values)."""
+    """The rows of one rules file that have the header's shape, as (line number, values)."""
 
     name: str
     rows: list[tuple[int, dict[str, str]]]
@@ -261,7 +262,7 @@ def _read_table(rules_dir: Path, name: str, report: _Report) -> _Table | None:
         return None
     text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheet programs write it
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    record = 0
+    read_up_to = 0  # lines consumed so far; a record starts on the next one (header: line 1)
     try:
         header = next(reader, [])
         if not header:
@@ -270,14 +271,15 @@ def _read_table(rules_dir: Path, name: str, report: _Report) -> _Table | None:
         if not _header_ok(name, header, columns, report):
             return None
         table = _Table(name, [])
+        read_up_to = reader.line_num
         for fields in reader:
-            record += 1
-            if not fields:  # a blank line: ignored, but it keeps its row number
+            line, read_up_to = read_up_to + 1, reader.line_num
+            if not fields:  # a blank line: ignored
                 continue
             if len(fields) != len(header):
                 report.add(
                     name,
-                    record,
+                    line,
                     f"has {len(fields)} fields, the header has {len(header)}; "
                     "check for a missing field or an unquoted comma",
                 )
@@ -285,14 +287,14 @@ def _read_table(rules_dir: Path, name: str, report: _Report) -> _Table | None:
             values: dict[str, str] = {}
             for column, value in zip(header, fields, strict=True):
                 if value != value.strip():
-                    report.add(name, record, f"{column} {value!r} has leading or trailing spaces")
+                    report.add(name, line, f"{column} {value!r} has leading or trailing spaces")
                 values[column] = value.strip()
-            table.rows.append((record, values))
+            table.rows.append((line, values))
     except csv.Error as exc:
         report.add(
             name,
-            record + 1,
-            f"is not valid CSV ({exc}); the rows after it were not checked",
+            read_up_to + 1,
+            f"is not valid CSV ({exc}); the lines after it were not checked",
         )
         return None
     return table
@@ -305,14 +307,14 @@ def _header_ok(name: str, header: list[str], columns: Sequence[str], report: _Re
     seen: set[str] = set()
     for column in header:
         if column in seen:
-            report.add(name, 0, f"column {column!r} appears twice")
+            report.add(name, 1, f"column {column!r} appears twice")
             ok = False
         seen.add(column)
     missing = [column for column in columns if column not in seen]
     if missing:
         report.add(
             name,
-            0,
+            1,
             "missing column(s) " + ", ".join(missing) + "; expected " + ", ".join(columns),
         )
         ok = False
@@ -320,7 +322,7 @@ def _header_ok(name: str, header: list[str], columns: Sequence[str], report: _Re
     if unknown:
         report.add(
             name,
-            0,
+            1,
             "unknown column(s) "
             + ", ".join(repr(column) for column in unknown)
             + "; expected "
@@ -361,7 +363,7 @@ def _check_programs(table: _Table, report: _Report) -> _Programs:
             report.add(
                 file,
                 row,
-                f"program_id {program_id!r} is already used at row {first_row[program_id]}; "
+                f"program_id {program_id!r} is already used at line {first_row[program_id]}; "
                 "expected one row a program",
             )
         else:
@@ -399,7 +401,7 @@ def _check_programs(table: _Table, report: _Report) -> _Programs:
             report.add(
                 file,
                 row,
-                f"is_default is true, but program {first_default!r} at row {first_default_row} "
+                f"is_default is true, but program {first_default!r} at line {first_default_row} "
                 "is already the default; expected at most one default program",
             )
     return programs
@@ -462,7 +464,7 @@ def _check_sources(table: _Table, programs: _Programs | None, report: _Report) -
             report.add(
                 file,
                 row,
-                f"source {source!r} of program {program_id!r} is already set at row "
+                f"source {source!r} of program {program_id!r} is already set at line "
                 f"{by_source[program_id, source]}; expected one row per program and source",
             )
             continue
@@ -475,7 +477,7 @@ def _check_sources(table: _Table, programs: _Programs | None, report: _Report) -
                 file,
                 row,
                 f"priority {priority} of source {source!r} is already the priority of "
-                f"{other_source!r} at row {other_row} in program {program_id!r}; "
+                f"{other_source!r} at line {other_row} in program {program_id!r}; "
                 "expected distinct priorities within a program",
             )
         else:
@@ -496,13 +498,16 @@ def _check_tiers(
         rank = report.integer(file, row, "rank", rec["rank"], minimum=1)
         min_customers = report.integer(file, row, "min_customers", rec["min_customers"])
         min_revenue = report.integer(file, row, "min_revenue_cents", rec["min_revenue_cents"])
+        # rank 1 has no requirements, so its window counts nothing and 0 is what finance writes;
+        # above it, 0 is refused rather than guessed at (docs/decisions/0013-operations.md)
         report.integer(
             file,
             row,
             "lookback_days",
             rec["lookback_days"],
-            minimum=1,
-            why_minimum=" (a lookback window of 0 days would count nothing)",
+            minimum=0 if rank == 1 else 1,
+            why_minimum=" on a tier above rank 1 (a lookback window of 0 days would count "
+            "nothing; write the window the requirements are measured over)",
         )
         if rank == 1:
             for column, value in (
@@ -523,7 +528,7 @@ def _check_tiers(
             report.add(
                 file,
                 row,
-                f"tier {tier!r} of program {program_id!r} is already defined at row "
+                f"tier {tier!r} of program {program_id!r} is already defined at line "
                 f"{names[tier]}; expected unique tier names within a program",
             )
             continue
@@ -536,7 +541,7 @@ def _check_tiers(
             report.add(
                 file,
                 row,
-                f"rank {rank} is already the rank of tier {other_tier!r} at row {other_row} in "
+                f"rank {rank} is already the rank of tier {other_tier!r} at line {other_row} in "
                 f"program {program_id!r}; expected one tier per rank",
             )
         else:
@@ -597,7 +602,7 @@ def _check_phases(
             report.add(
                 file,
                 row,
-                f"phase {phase!r} of program {program_id!r} is already defined at row "
+                f"phase {phase!r} of program {program_id!r} is already defined at line "
                 f"{names[phase]}; expected unique phase names within a program",
             )
             continue
@@ -610,7 +615,7 @@ def _check_phases(
                     file,
                     row,
                     f"phase {phase!r} (months {_months(from_month, to_month)}) overlaps phase "
-                    f"{other_phase!r} (months {_months(other_from, other_to)}) at row "
+                    f"{other_phase!r} (months {_months(other_from, other_to)}) at line "
                     f"{other_row} in program {program_id!r}; expected phases that share no month",
                 )
         spans.setdefault(program_id, []).append((row, phase, from_month, to_month))
@@ -672,7 +677,7 @@ def _check_rates(
                 file,
                 row,
                 f"a rate for program {program_id!r}, tier {tier!r}, phase {phase!r} valid from "
-                f"{valid_from.isoformat()} is already set at row {first_row[key]}; expected one "
+                f"{valid_from.isoformat()} is already set at line {first_row[key]}; expected one "
                 "rate per program, tier, phase and valid_from",
             )
         else:
@@ -713,7 +718,7 @@ def _check_fx_rates(table: _Table, report: _Report) -> None:
                 file,
                 row,
                 f"a rate {source}->{target} valid from {valid_from.isoformat()} is already set "
-                f"at row {first_row[key]}; expected one rate per pair and valid_from",
+                f"at line {first_row[key]}; expected one rate per pair and valid_from",
             )
         else:
             first_row[key] = row
@@ -781,7 +786,7 @@ def _in_file_order(problems: list[RuleProblem]) -> list[RuleProblem]:
 
     def key(problem: RuleProblem) -> tuple[int, int]:
         file_rank = files.index(problem.file) if problem.file in files else len(files)
-        return (file_rank, problem.row if problem.row is not None else 1 << 62)
+        return (file_rank, problem.line if problem.line is not None else 1 << 62)
 
     return sorted(problems, key=key)
 

@@ -23,6 +23,8 @@
 # read-only, to show where the partners sit against both thresholds; the real warehouse and
 # payout folder are never written.
 #
+# The nights replayed are `date_from`, the `nights` cadence between and `date_to`; the report
+# covers that window (entries earned from `date_from` to before `date_to`).
 # Keep the window short when exploring: every night is a full settlement run, twice. Paths are
 # relative to the repository root. The flow runs in Prefect's ephemeral mode unless
 # `PREFECT_API_URL` points to a server. Each section ends by building a small result; the last
@@ -36,7 +38,7 @@ rules = "seeds"  # the baseline rules folder
 landing = "landing"
 out = "out"  # the real payout folder: never written by the backtest
 report_dir = None  # default: a new temporary folder
-date_from = "2025-01-01"
+date_from = "2025-02-01"
 date_to = "2025-04-01"
 nights = "monthly"
 tier = "silver"  # the tier of program_id whose threshold changes

@@ -166,14 +166,16 @@ def test_run_summary_artifacts(example_run: Path) -> None:
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["payout-batches-2025-05-01", "settlement-2025-05-01"])
+                key=ArtifactFilterKey(
+                    any_=["run-payout-batches-2025-05-01", "run-settlement-2025-05-01"]
+                )
             )
         )
     by_key = {artifact.key: artifact for artifact in artifacts}
-    batches = str(by_key["payout-batches-2025-05-01"].data)
+    batches = str(by_key["run-payout-batches-2025-05-01"].data)
     assert "prog_lumen-2025-04" in batches and "payouts/prog_lumen/2025-04" in batches
     assert "negative_balance" in batches and "Data docs" in batches
-    summary = str(by_key["settlement-2025-05-01"].data)
+    summary = str(by_key["run-settlement-2025-05-01"].data)
     assert "partners_paid" in summary
     # the artifacts carry ids, amounts and paths, never an email or an account
     for secret in ("@", "FR7630006000011234567890189"):

@@ -299,7 +299,7 @@ def test_backtest_tier_rule(prefect_harness, demo_replayed, tmp_path: Path) -> N
             "landing": str(landing),
             "out": str(directory / "out"),
             "report_dir": str(report),
-            "date_from": "2025-01-01",
+            "date_from": "2025-02-01",
             "date_to": "2025-03-01",
             "nights": "monthly",
             "tier": "silver",

@@ -114,14 +114,14 @@ def test_error_lists_every_problem_as_file_row_problem() -> None:
         [
             RuleProblem("programs.csv", 2, "currency 'eur' is not a currency code"),
             RuleProblem("rates.csv", None, "no rate for tier 'pro'"),
-            RuleProblem("tiers.csv", 0, "missing column(s) rank"),
+            RuleProblem("tiers.csv", 1, "missing column(s) rank"),
         ]
     )
     assert isinstance(error, ValueError)
     assert str(error).splitlines() == [
-        "programs.csv row 2: currency 'eur' is not a currency code",
+        "programs.csv line 2: currency 'eur' is not a currency code",
         "rates.csv: no rate for tier 'pro'",
-        "tiers.csv row 0: missing column(s) rank",
+        "tiers.csv line 1: missing column(s) rank",
     ]
     copy = pickle.loads(pickle.dumps(error))
     assert copy.problems == error.problems
@@ -135,18 +135,18 @@ def test_several_problems_are_reported_together(rules: Path) -> None:
     append(rules, "phases.csv", "prog_lumen,ongoing,2,")
     replace(rules, "fx_rates.csv", "0.92", "-0.92")
     error = refused(rules)
-    assert [(p.file, p.row) for p in error.problems] == [
-        ("programs.csv", 1),
-        ("attribution_sources.csv", 3),
-        ("phases.csv", 2),
-        ("fx_rates.csv", 1),
+    assert [(p.file, p.line) for p in error.problems] == [
+        ("programs.csv", 2),
+        ("attribution_sources.csv", 4),
+        ("phases.csv", 3),
+        ("fx_rates.csv", 2),
     ]
     text = str(error)
-    assert "programs.csv row 1: currency 'eur' is not a currency code" in text
-    assert "attribution_sources.csv row 3: priority 2 of source 'click'" in text
-    assert "phases.csv row 2: phase 'ongoing' (months 2-open) overlaps" in text
-    assert "fx_rates.csv row 1: rate '-0.92'" not in text
-    assert "fx_rates.csv row 1: rate -0.92 is not greater than 0" in text
+    assert "programs.csv line 2: currency 'eur' is not a currency code" in text
+    assert "attribution_sources.csv line 4: priority 2 of source 'click'" in text
+    assert "phases.csv line 3: phase 'ongoing' (months 2-open) overlaps" in text
+    assert "fx_rates.csv line 2: rate '-0.92'" not in text
+    assert "fx_rates.csv line 2: rate -0.92 is not greater than 0" in text
 
 
 def test_not_a_folder(tmp_path: Path) -> None:
@@ -191,24 +191,24 @@ def test_header_with_missing_and_unknown_columns(rules: Path) -> None:
     )
     lines = message_lines(rules)
     assert lines == [
-        "attribution_sources.csv row 0: missing column(s) window_days; "
+        "attribution_sources.csv line 1: missing column(s) window_days; "
         "expected program_id, source, window_days, priority",
-        "attribution_sources.csv row 0: unknown column(s) 'window'; "
+        "attribution_sources.csv line 1: unknown column(s) 'window'; "
         "expected program_id, source, window_days, priority",
     ]
 
 
 def test_header_with_a_duplicated_column(rules: Path) -> None:
     write(rules, "fx_rates.csv", "from_currency,to_currency,valid_from,rate,rate\n")
-    assert only_problem(rules) == "fx_rates.csv row 0: column 'rate' appears twice"
+    assert only_problem(rules) == "fx_rates.csv line 1: column 'rate' appears twice"
 
 
 def test_unknown_extra_column_alone_still_checks_rows(rules: Path) -> None:
     write(rules, "fx_rates.csv", "from_currency,to_currency,valid_from,rate,note\nUSD,EUR,x,1,hi\n")
     assert message_lines(rules) == [
-        "fx_rates.csv row 0: unknown column(s) 'note'; "
+        "fx_rates.csv line 1: unknown column(s) 'note'; "
         "expected from_currency, to_currency, valid_from, rate",
-        "fx_rates.csv row 1: valid_from 'x' is not a valid date; expected a date YYYY-MM-DD",
+        "fx_rates.csv line 2: valid_from 'x' is not a valid date; expected a date YYYY-MM-DD",
     ]
 
 
@@ -227,7 +227,7 @@ def test_not_utf8(rules: Path) -> None:
 def test_wrong_number_of_fields(rules: Path) -> None:
     append(rules, "fx_rates.csv", "GBP,EUR,2025-01-01,1.17,extra")
     assert only_problem(rules) == (
-        "fx_rates.csv row 2: has 5 fields, the header has 4; "
+        "fx_rates.csv line 3: has 5 fields, the header has 4; "
         "check for a missing field or an unquoted comma"
     )
 
@@ -235,21 +235,35 @@ def test_wrong_number_of_fields(rules: Path) -> None:
 def test_malformed_quoting(rules: Path) -> None:
     append(rules, "fx_rates.csv", 'GBP,EUR,2025-01-01,"1.17"x')
     problem = only_problem(rules)
-    assert problem.startswith("fx_rates.csv row 2: is not valid CSV (")
-    assert problem.endswith("the rows after it were not checked")
+    assert problem.startswith("fx_rates.csv line 3: is not valid CSV (")
+    assert problem.endswith("the lines after it were not checked")
 
 
-def test_blank_line_is_skipped_but_keeps_row_numbers(rules: Path) -> None:
+def test_problems_name_the_files_own_lines(rules: Path) -> None:
+    """Line numbers as an editor shows them: the header is line 1, and a record whose quoted
+    field holds a line break moves the records after it down by one line."""
+    replace(rules, "programs.csv", "Lumen Notes partner program", '"Lumen Notes\npartner program"')
+    replace(rules, "programs.csv", ",EUR,", ",eur,")
+    append(rules, "programs.csv", "prog_b,B,USD,7,2500,500,sometimes,false,,,")
+    assert message_lines(rules)[:2] == [
+        "programs.csv line 2: currency 'eur' is not a currency code; expected a three-letter "
+        "upper-case currency code such as EUR",
+        "programs.csv line 4: attribution_model 'sometimes' is not allowed; expected one of "
+        "last_touch, first_touch",
+    ]
+
+
+def test_blank_line_is_skipped_but_keeps_line_numbers(rules: Path) -> None:
     append(rules, "fx_rates.csv", "")
     append(rules, "fx_rates.csv", "GBP,EUR,2025-01-01,abc")
-    assert only_problem(rules).startswith("fx_rates.csv row 3: rate 'abc' is not a plain decimal")
+    assert only_problem(rules).startswith("fx_rates.csv line 4: rate 'abc' is not a plain decimal")
 
 
 def test_surrounding_spaces(rules: Path) -> None:
     replace(rules, "fx_rates.csv", "USD,EUR", "USD, EUR")
     assert (
         only_problem(rules)
-        == "fx_rates.csv row 1: to_currency ' EUR' has leading or trailing spaces"
+        == "fx_rates.csv line 2: to_currency ' EUR' has leading or trailing spaces"
     )
 
 
@@ -273,7 +287,7 @@ def test_two_defaults_are_refused(rules: Path) -> None:
     append(rules, "phases.csv", "prog_b,all,1,")
     append(rules, "rates.csv", "prog_b,base,all,1000,2025-01-01")
     assert only_problem(rules) == (
-        "programs.csv row 2: is_default is true, but program 'prog_lumen' at row 1 is already "
+        "programs.csv line 3: is_default is true, but program 'prog_lumen' at line 2 is already "
         "the default; expected at most one default program"
     )
 
@@ -281,7 +295,7 @@ def test_two_defaults_are_refused(rules: Path) -> None:
 def test_duplicate_program_id(rules: Path) -> None:
     write(rules, "programs.csv", PROGRAMS_HEADER + LUMEN + LUMEN.replace(",true,", ",false,"))
     assert only_problem(rules) == (
-        "programs.csv row 2: program_id 'prog_lumen' is already used at row 1; "
+        "programs.csv line 3: program_id 'prog_lumen' is already used at line 2; "
         "expected one row a program"
     )
 
@@ -291,7 +305,7 @@ def test_no_programs(rules: Path) -> None:
     lines = message_lines(rules)
     assert lines[0] == "programs.csv: has no programs; expected at least one row"
     # every row of the other files now names an unknown program
-    assert "tiers.csv row 1: program_id 'prog_lumen' is not a program of programs.csv" in lines
+    assert "tiers.csv line 2: program_id 'prog_lumen' is not a program of programs.csv" in lines
 
 
 @pytest.mark.parametrize(
@@ -345,7 +359,7 @@ def test_no_programs(rules: Path) -> None:
 def test_program_field_problems(rules: Path, old: str, new: str, expected: str) -> None:
     replace(rules, "programs.csv", old, new)
     lines = message_lines(rules)
-    assert lines[0] == f"programs.csv row 1: {expected}"
+    assert lines[0] == f"programs.csv line 2: {expected}"
     if "program_id" not in expected:
         assert len(lines) == 1, lines
 
@@ -358,7 +372,7 @@ def test_is_default_accepts_any_case(rules: Path) -> None:
 def test_invalid_debtor_iban_on_eur_program(rules: Path) -> None:
     replace(rules, "programs.csv", "NL44RABO0123456789", "NL45RABO0123456789")
     assert only_problem(rules) == (
-        "programs.csv row 1: debtor_iban 'NL45RABO0123456789' is not a valid IBAN: it fails "
+        "programs.csv line 2: debtor_iban 'NL45RABO0123456789' is not a valid IBAN: it fails "
         "the ISO 13616 mod-97 check (a mistyped or swapped character?)"
     )
 
@@ -371,11 +385,11 @@ def test_debtor_iban_with_spaces_and_lower_case_is_accepted(rules: Path) -> None
 def test_eur_program_needs_its_debtor_account(rules: Path) -> None:
     replace(rules, "programs.csv", "Lumen Notes B.V.,NL44RABO0123456789,RABONL2U", ",,")
     assert message_lines(rules) == [
-        "programs.csv row 1: debtor_name is empty; expected the account holder's name "
+        "programs.csv line 2: debtor_name is empty; expected the account holder's name "
         "(a EUR program pays by SEPA transfer from this account)",
-        "programs.csv row 1: debtor_iban is empty; expected a valid IBAN "
+        "programs.csv line 2: debtor_iban is empty; expected a valid IBAN "
         "(a EUR program pays by SEPA transfer from this account)",
-        "programs.csv row 1: debtor_bic is empty; expected a BIC (ISO 9362): 4-letter bank code, "
+        "programs.csv line 2: debtor_bic is empty; expected a BIC (ISO 9362): 4-letter bank code, "
         "2-letter country, 2-character location, optional 3-character branch "
         "(a EUR program pays by SEPA transfer from this account)",
     ]
@@ -384,7 +398,7 @@ def test_eur_program_needs_its_debtor_account(rules: Path) -> None:
 def test_invalid_debtor_bic(rules: Path) -> None:
     replace(rules, "programs.csv", "RABONL2U", "RABO2LNU")
     assert only_problem(rules).startswith(
-        "programs.csv row 1: debtor_bic 'RABO2LNU' is not a valid BIC; expected a BIC (ISO 9362)"
+        "programs.csv line 2: debtor_bic 'RABO2LNU' is not a valid BIC; expected a BIC (ISO 9362)"
     )
 
 
@@ -394,7 +408,7 @@ def test_non_eur_program_may_leave_debtor_empty_but_not_fill_it_wrong(rules: Pat
     validate_rules(rules)
     replace(rules, "programs.csv", ",,\n", ",US12,\n")
     assert only_problem(rules) == (
-        "programs.csv row 1: debtor_iban 'US12' is not a valid IBAN: it has 0 letters or digits "
+        "programs.csv line 2: debtor_iban 'US12' is not a valid IBAN: it has 0 letters or digits "
         "after the check digits; expected 11 to 30"
     )
 
@@ -406,8 +420,8 @@ def test_non_eur_program_may_leave_debtor_empty_but_not_fill_it_wrong(rules: Pat
 def test_two_sources_with_the_same_priority(rules: Path) -> None:
     replace(rules, "attribution_sources.csv", "click,14,3", "click,14,2")
     assert only_problem(rules) == (
-        "attribution_sources.csv row 3: priority 2 of source 'click' is already the priority of "
-        "'lead_form' at row 2 in program 'prog_lumen'; expected distinct priorities within a "
+        "attribution_sources.csv line 4: priority 2 of source 'click' is already the priority of "
+        "'lead_form' at line 3 in program 'prog_lumen'; expected distinct priorities within a "
         "program"
     )
 
@@ -415,8 +429,8 @@ def test_two_sources_with_the_same_priority(rules: Path) -> None:
 def test_source_listed_twice(rules: Path) -> None:
     append(rules, "attribution_sources.csv", "prog_lumen,click,30,4")
     assert only_problem(rules) == (
-        "attribution_sources.csv row 4: source 'click' of program 'prog_lumen' is already set at "
-        "row 3; expected one row per program and source"
+        "attribution_sources.csv line 5: source 'click' of program 'prog_lumen' is already set at "
+        "line 4; expected one row per program and source"
     )
 
 
@@ -440,7 +454,7 @@ def test_source_listed_twice(rules: Path) -> None:
 )
 def test_source_field_problems(rules: Path, old: str, new: str, expected: str) -> None:
     replace(rules, "attribution_sources.csv", old, new)
-    assert only_problem(rules) == f"attribution_sources.csv row 1: {expected}"
+    assert only_problem(rules) == f"attribution_sources.csv line 2: {expected}"
 
 
 def test_program_without_sources_is_accepted(rules: Path) -> None:
@@ -478,7 +492,7 @@ def test_ranks_with_a_gap(rules: Path) -> None:
 def test_duplicate_rank(rules: Path) -> None:
     replace(rules, "tiers.csv", "pro,2,3,40000", "pro,1,0,0")
     assert only_problem(rules) == (
-        "tiers.csv row 2: rank 1 is already the rank of tier 'standard' at row 1 in program "
+        "tiers.csv line 3: rank 1 is already the rank of tier 'standard' at line 2 in program "
         "'prog_lumen'; expected one tier per rank"
     )
 
@@ -486,9 +500,9 @@ def test_duplicate_rank(rules: Path) -> None:
 def test_base_tier_with_requirements(rules: Path) -> None:
     replace(rules, "tiers.csv", "standard,1,0,0,", "standard,1,1,100,")
     assert message_lines(rules) == [
-        "tiers.csv row 1: min_customers is 1 on rank 1, the base tier, which has no "
+        "tiers.csv line 2: min_customers is 1 on rank 1, the base tier, which has no "
         "requirements; expected 0",
-        "tiers.csv row 1: min_revenue_cents is 100 on rank 1, the base tier, which has no "
+        "tiers.csv line 2: min_revenue_cents is 100 on rank 1, the base tier, which has no "
         "requirements; expected 0",
     ]
 
@@ -496,7 +510,7 @@ def test_base_tier_with_requirements(rules: Path) -> None:
 def test_duplicate_tier_name(rules: Path) -> None:
     replace(rules, "tiers.csv", "prog_lumen,pro,2", "prog_lumen,standard,2")
     assert message_lines(rules)[0] == (
-        "tiers.csv row 2: tier 'standard' of program 'prog_lumen' is already defined at row 1; "
+        "tiers.csv line 3: tier 'standard' of program 'prog_lumen' is already defined at line 2; "
         "expected unique tier names within a program"
     )
 
@@ -504,24 +518,33 @@ def test_duplicate_tier_name(rules: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        (
-            ",45\nprog_lumen,pro",
-            ",0\nprog_lumen,pro",
-            "lookback_days 0 is below 1; expected a whole number >= 1 "
-            "(a lookback window of 0 days would count nothing)",
-        ),
         (",0,0,45", ",0,-1,45", "min_revenue_cents -1 is negative; expected a whole number >= 0"),
         (",0,0,45", ",,0,45", "min_customers is empty; expected a whole number >= 0"),
         (
             ",0,0,45",
             ",0,0," + "9" * 5000,
-            f"lookback_days '{'9' * 5000}' is not a whole number; expected a whole number >= 1",
+            f"lookback_days '{'9' * 5000}' is not a whole number; expected a whole number >= 0",
         ),
     ],
 )
 def test_tier_field_problems(rules: Path, old: str, new: str, expected: str) -> None:
     replace(rules, "tiers.csv", old, new)
-    assert only_problem(rules) == f"tiers.csv row 1: {expected}"
+    assert only_problem(rules) == f"tiers.csv line 2: {expected}"
+
+
+def test_base_tier_lookback_0_is_accepted(rules: Path) -> None:
+    """Rank 1 has no requirements: its window counts nothing, and 0 is what finance writes."""
+    replace(rules, "tiers.csv", "standard,1,0,0,45", "standard,1,0,0,0")
+    validate_rules(rules)
+
+
+def test_lookback_0_above_the_base_tier_is_refused(rules: Path) -> None:
+    replace(rules, "tiers.csv", "pro,2,3,40000,45", "pro,2,3,40000,0")
+    assert only_problem(rules) == (
+        "tiers.csv line 3: lookback_days 0 is below 1; expected a whole number >= 1 on a tier "
+        "above rank 1 (a lookback window of 0 days would count nothing; write the window the "
+        "requirements are measured over)"
+    )
 
 
 def test_program_without_tiers(rules: Path) -> None:
@@ -533,7 +556,7 @@ def test_program_without_tiers(rules: Path) -> None:
     )
     # the rates of its tiers are then reported as well
     assert lines[1] == (
-        "rates.csv row 1: tier 'standard' is not a tier of program 'prog_lumen' in tiers.csv; "
+        "rates.csv line 2: tier 'standard' is not a tier of program 'prog_lumen' in tiers.csv; "
         "expected one of (none)"
     )
 
@@ -548,8 +571,8 @@ PHASES_HEADER = "program_id,phase,from_month,to_month\n"
 def test_overlapping_phases(rules: Path) -> None:
     replace(rules, "phases.csv", "intro,1,1", "intro,1,2")
     assert only_problem(rules) == (
-        "phases.csv row 2: phase 'ongoing' (months 2-open) overlaps phase 'intro' (months 1-2) "
-        "at row 1 in program 'prog_lumen'; expected phases that share no month"
+        "phases.csv line 3: phase 'ongoing' (months 2-open) overlaps phase 'intro' (months 1-2) "
+        "at line 2 in program 'prog_lumen'; expected phases that share no month"
     )
 
 
@@ -558,8 +581,8 @@ def test_open_ended_phase_overlaps_anything_after_its_start(rules: Path) -> None
     append(rules, "rates.csv", "prog_lumen,standard,loyalty,1000,2025-01-01")
     append(rules, "rates.csv", "prog_lumen,pro,loyalty,1500,2025-01-01")
     assert only_problem(rules) == (
-        "phases.csv row 3: phase 'loyalty' (months 24-36) overlaps phase 'ongoing' "
-        "(months 2-open) at row 2 in program 'prog_lumen'; expected phases that share no month"
+        "phases.csv line 4: phase 'loyalty' (months 24-36) overlaps phase 'ongoing' "
+        "(months 2-open) at line 3 in program 'prog_lumen'; expected phases that share no month"
     )
 
 
@@ -588,14 +611,14 @@ def test_gap_between_phases_is_accepted(rules: Path) -> None:
 )
 def test_phase_field_problems(rules: Path, old: str, new: str, expected: str) -> None:
     replace(rules, "phases.csv", old, new)
-    row = 1 if "intro" in old else 2
-    assert only_problem(rules) == f"phases.csv row {row}: {expected}"
+    line = 2 if "intro" in old else 3
+    assert only_problem(rules) == f"phases.csv line {line}: {expected}"
 
 
 def test_duplicate_phase_name(rules: Path) -> None:
     append(rules, "phases.csv", "prog_lumen,intro,30,40")
     assert only_problem(rules) == (
-        "phases.csv row 3: phase 'intro' of program 'prog_lumen' is already defined at row 1; "
+        "phases.csv line 4: phase 'intro' of program 'prog_lumen' is already defined at line 2; "
         "expected unique phase names within a program"
     )
 
@@ -623,7 +646,7 @@ def test_tier_and_phase_without_a_rate(rules: Path) -> None:
 def test_negative_rate(rules: Path) -> None:
     replace(rules, "rates.csv", "intro,3500,", "intro,-3500,")
     assert only_problem(rules) == (
-        "rates.csv row 1: rate_bps -3500 is negative; expected a whole number 0..10000"
+        "rates.csv line 2: rate_bps -3500 is negative; expected a whole number 0..10000"
     )
 
 
@@ -659,7 +682,7 @@ def test_negative_rate(rules: Path) -> None:
 )
 def test_rate_field_problems(rules: Path, old: str, new: str, expected: str) -> None:
     replace(rules, "rates.csv", old, new)
-    assert only_problem(rules) == f"rates.csv row 1: {expected}"
+    assert only_problem(rules) == f"rates.csv line 2: {expected}"
 
 
 def test_rate_for_unknown_tier_or_phase(rules: Path) -> None:
@@ -667,19 +690,19 @@ def test_rate_for_unknown_tier_or_phase(rules: Path) -> None:
     append(rules, "rates.csv", "prog_lumen,pro,trial,5000,2025-01-01")
     append(rules, "rates.csv", "prog_other,pro,intro,5000,2025-01-01")
     assert message_lines(rules) == [
-        "rates.csv row 5: tier 'gold' is not a tier of program 'prog_lumen' in tiers.csv; "
+        "rates.csv line 6: tier 'gold' is not a tier of program 'prog_lumen' in tiers.csv; "
         "expected one of standard, pro",
-        "rates.csv row 6: phase 'trial' is not a phase of program 'prog_lumen' in phases.csv; "
+        "rates.csv line 7: phase 'trial' is not a phase of program 'prog_lumen' in phases.csv; "
         "expected one of intro, ongoing",
-        "rates.csv row 7: program_id 'prog_other' is not a program of programs.csv",
+        "rates.csv line 8: program_id 'prog_other' is not a program of programs.csv",
     ]
 
 
 def test_duplicate_rate_version(rules: Path) -> None:
     append(rules, "rates.csv", "prog_lumen,pro,intro,4000,2025-01-01")
     assert only_problem(rules) == (
-        "rates.csv row 5: a rate for program 'prog_lumen', tier 'pro', phase 'intro' valid from "
-        "2025-01-01 is already set at row 3; expected one rate per program, tier, phase and "
+        "rates.csv line 6: a rate for program 'prog_lumen', tier 'pro', phase 'intro' valid from "
+        "2025-01-01 is already set at line 4; expected one rate per program, tier, phase and "
         "valid_from"
     )
 
@@ -745,14 +768,14 @@ def test_later_rate_version_is_accepted(rules: Path) -> None:
 )
 def test_fx_rate_field_problems(rules: Path, old: str, new: str, expected: str) -> None:
     replace(rules, "fx_rates.csv", old, new)
-    assert only_problem(rules) == f"fx_rates.csv row 1: {expected}"
+    assert only_problem(rules) == f"fx_rates.csv line 2: {expected}"
 
 
 def test_duplicate_fx_rate(rules: Path) -> None:
     append(rules, "fx_rates.csv", "USD,EUR,2025-01-01,0.93")
     append(rules, "fx_rates.csv", "USD,EUR,2025-02-01,0.93")
     assert only_problem(rules) == (
-        "fx_rates.csv row 2: a rate USD->EUR valid from 2025-01-01 is already set at row 1; "
+        "fx_rates.csv line 3: a rate USD->EUR valid from 2025-01-01 is already set at line 2; "
         "expected one rate per pair and valid_from"
     )
 
