@@ -1,34 +1,15 @@
 {#- The latest delivered version of each Stripe refund (SPEC §1.2: a later line with the same
     id supersedes an earlier one; deliveries in arrival order, then line), typed. Incremental:
-    a night parses only the lines loaded since the last build (raw.stripe_objects is
-    append-only and delivery_seq only grows, so every new line is newer than every stored
-    one) and replaces the stored version of the ids they carry (docs/decisions/0012). -#}
+    a night parses only the lines loaded since the last build and replaces the stored version
+    of the ids they carry (macros/stripe_latest.sql, docs/decisions/0012). -#}
 {{ config(
     materialized='incremental',
     unique_key='refund_id',
     incremental_strategy='delete+insert',
 ) }}
 
-with delivered as (
-    select delivery_seq, file_path, line_no, object_id, body
-    from {{ source('raw', 'stripe_objects') }}
-    where object_type = 'refunds'
-    {% if is_incremental() %}
-        and delivery_seq > (select coalesce(max(delivery_seq), 0) from {{ this }})
-    {% endif %}
-),
-
-latest as (
-    select *
-    from (
-        select
-            *,
-            row_number() over (
-                partition by object_id order by delivery_seq desc, line_no desc
-            ) as version_rank
-        from delivered
-    ) as versions
-    where version_rank = 1
+with latest as (
+    {{ stripe_latest('refunds') }}
 ),
 
 typed as (
