@@ -85,6 +85,17 @@ RAW_DDL = [
     )
     """,
     """
+    create table if not exists raw.file_states (
+        path varchar primary key,        -- relative to the landing directory
+        size_bytes bigint not null,
+        mtime_ns bigint not null,
+        ctime_ns bigint not null,        -- changes whenever the file is written or touched
+        inode bigint not null,
+        sha256 varchar not null,         -- of the content as it was at that state
+        hashed_at timestamp not null     -- wall clock of the read (UTC), for operators only
+    )
+    """,
+    """
     create table if not exists raw.stripe_objects (
         delivery_seq bigint not null,
         file_path varchar not null,

@@ -130,6 +130,41 @@ def test_rerun_with_unchanged_files_loads_nothing(con, landing: Path) -> None:
     assert con.execute("select count(*) from raw.stripe_objects").fetchone() == stripe_before
 
 
+def test_unchanged_files_are_not_read_again_and_a_rewrite_is_seen(con, landing: Path) -> None:
+    """A night reads only the files that may have changed: an untouched file keeps the hash
+    recorded when it was read (raw.file_states), while a file rewritten with the same size and
+    its old modification time put back is read again (its ctime moved) and loads as a new
+    version."""
+    import os
+
+    rel = "tracking/clicks/a.csv"
+    path = write(landing, rel, CLICKS_HEADER + click("c1"))
+    other = write(landing, "tracking/clicks/b.csv", CLICKS_HEADER + click("c2"))
+    ingest_landing(con, landing)
+
+    def hashed_at(relative: str):
+        return con.execute(
+            "select hashed_at from raw.file_states where path = ?", [relative]
+        ).fetchone()[0]
+
+    first_read = hashed_at(rel), hashed_at("tracking/clicks/b.csv")
+    assert ingest_landing(con, landing).skipped == 2
+    assert (hashed_at(rel), hashed_at("tracking/clicks/b.csv")) == first_read
+
+    stat = path.stat()
+    path.write_text(CLICKS_HEADER + click("c9"))  # same length as c1's file
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+
+    again = ingest_landing(con, landing)
+
+    assert [load.path for load in again.loads] == [rel] and again.skipped == 1
+    assert hashed_at(rel) > first_read[0]
+    assert hashed_at("tracking/clicks/b.csv") == first_read[1]
+    assert "c9" in {row[3] for row in clicks(con)}
+    assert other.read_text().endswith(click("c2"))
+
+
 def test_changed_file_at_same_path_is_a_new_delivery(con, landing: Path) -> None:
     path = "tracking/clicks/clicks.csv"
     write(landing, path, CLICKS_HEADER + click("c1", "https://ex.example/v1") + click("c2"))
