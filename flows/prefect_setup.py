@@ -41,17 +41,25 @@ def api_answers(api_url: str, timeout: float = 10.0) -> bool:
         return False
 
 
+def configured_api_url(remedy: str) -> str | None:
+    """PREFECT_API_URL when it is set and its server answers; None when it is not set. A URL
+    that does not answer stops the command with one line: the URL, then ``remedy``."""
+    api_url = os.environ.get("PREFECT_API_URL", "").strip()
+    if api_url and not api_answers(api_url):
+        raise PrefectUnavailable(
+            f"no Prefect server answers at PREFECT_API_URL={api_url}: start it {remedy}"
+        )
+    return api_url or None
+
+
 def use_prefect(state: Path) -> str:
     """Configure Prefect for a run, backtest or demo; returns a line saying which API is used."""
     home = use_prefect_home(state)
-    api_url = os.environ.get("PREFECT_API_URL", "").strip()
+    api_url = configured_api_url(
+        "(`partner-ledger serve`, or `prefect server start`), or unset PREFECT_API_URL "
+        "to run on a temporary server"
+    )
     if api_url:
-        if not api_answers(api_url):
-            raise PrefectUnavailable(
-                f"no Prefect server answers at PREFECT_API_URL={api_url}: start it "
-                "(`partner-ledger serve`, or `prefect server start`), or unset PREFECT_API_URL "
-                "to run on a temporary server"
-            )
         return f"Prefect server {api_url}"
     os.environ.setdefault(STARTUP_TIMEOUT, str(STARTUP_TIMEOUT_DEFAULT))
     return f"temporary Prefect server, state in {home}"

@@ -28,6 +28,7 @@ from flows.prefect_setup import (
     STARTUP_TIMEOUT_DEFAULT,
     PrefectUnavailable,
     api_answers,
+    configured_api_url,
 )
 
 DEFAULT_PORT = 4200  # Prefect's own default, so `prefect` commands find it too
@@ -124,13 +125,10 @@ def next_run(cron: str, after: datetime | None = None) -> datetime:
 
 def serve_nightly(deployment_parameters: dict[str, str], cron: str, home: Path, port: int) -> None:
     """Serve the nightly deployment until Ctrl-C or SIGTERM (PREFECT_HOME is set already)."""
-    api_url = os.environ.get("PREFECT_API_URL", "").strip()
+    api_url = configured_api_url(
+        "(`prefect server start`), or unset PREFECT_API_URL and serve starts its own"
+    )
     if api_url:
-        if not api_answers(api_url):
-            raise PrefectUnavailable(
-                f"no Prefect server answers at PREFECT_API_URL={api_url}: start it "
-                "(`prefect server start`), or unset PREFECT_API_URL and serve starts its own"
-            )
         _serve(deployment_parameters, cron, api_url, started=False)
         return
     with local_server(home, port) as api_url:
