@@ -3,7 +3,7 @@
     a night parses only the lines loaded since the last build and replaces the stored version
     of the ids they carry (macros/stripe_latest.sql, docs/decisions/0012). -#}
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='refund_id',
     incremental_strategy='delete+insert',
 ) }}
