@@ -7,14 +7,6 @@
     period's rows never change. -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
-{%- set settling -%}
-greatest(
-            {{ month_start('accruals.available_at') }},
-            program_periods.first_period_start,
-            first_close_after_recording.period_start
-        )
-{%- endset %}
-
 with recursive batches as (
     select * from {{ ref('int_payout_periods_closed') }}
 ),
@@ -89,20 +81,33 @@ first_close_after_recording as (
     group by recordings.program_id, recordings.recorded_at
 ),
 
-settled_accruals as (
+settling as (
     select
         accruals.*,
         case
-            when first_close_after_recording.period_start is not null
-                and {{ settling }} <= program_periods.last_period_start
-                then {{ settling }}
-        end as settled_period_start
+            when first_close_after_recording.period_start is not null then greatest(
+                {{ month_start('accruals.available_at') }},
+                program_periods.first_period_start,
+                first_close_after_recording.period_start
+            )
+        end as settling_period_start,
+        program_periods.last_period_start
     from accruals
     left join program_periods
         on accruals.program_id = program_periods.program_id
     left join first_close_after_recording
         on accruals.program_id = first_close_after_recording.program_id
         and accruals.recorded_at = first_close_after_recording.recorded_at
+),
+
+{#- settled only when that close has happened (it is not later than the last closed period) -#}
+settled_accruals as (
+    select
+        *,
+        case
+            when settling_period_start <= last_period_start then settling_period_start
+        end as settled_period_start
+    from settling
 ),
 
 partner_batches as (
