@@ -39,9 +39,12 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from flows.config import dbt_target_dir, run_record_path
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / ".venv" / "bin" / "partner-ledger"
@@ -133,10 +136,10 @@ def run_night(
     if landing == EXAMPLE / "landing":
         cmd += ["--rules", str(EXAMPLE / "rules")]
     figure = timed(cmd, env, log)
-    record = warehouse.parent / "runs" / f"{as_of}.json"
+    record = run_record_path(warehouse, date.fromisoformat(as_of))
     if record.exists():
         figure.stages = json.loads(record.read_text()).get("seconds_by_stage", {})
-    results = warehouse.parent / "dbt_target" / "run_results.json"
+    results = dbt_target_dir(warehouse) / "run_results.json"
     if results.exists():
         nodes = json.loads(results.read_text())["results"]
         figure.nodes = sorted(

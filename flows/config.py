@@ -74,3 +74,13 @@ class RunConfig:
     @property
     def report_dir(self) -> Path:
         return self.out / "reports" / self.as_of.isoformat()
+
+
+def dbt_target_dir(warehouse: Path) -> Path:
+    """dbt's target folder of a warehouse's runs (partial parse, compiled SQL, run results)."""
+    return warehouse.parent / "dbt_target"
+
+
+def run_record_path(warehouse: Path, as_of: date) -> Path:
+    """Where a committed run leaves its summary: `runs/<as-of>.json` beside the warehouse."""
+    return warehouse.parent / "runs" / f"{as_of.isoformat()}.json"

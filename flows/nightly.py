@@ -21,7 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.checks import check_new_batches
-from flows.config import RunConfig
+from flows.config import RunConfig, dbt_target_dir, run_record_path
 from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
 from flows.lock import one_writer
@@ -299,7 +299,7 @@ def nightly_settlement(
         load_rules_folder(work, config.rules)
         lap("rules")
         summary.models_built = build(
-            work, config.as_of, target_dir=config.warehouse.parent / "dbt_target"
+            work, config.as_of, target_dir=dbt_target_dir(config.warehouse)
         )
         lap("dbt_build")
         summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]))
@@ -328,11 +328,6 @@ def nightly_settlement(
             description="Payout batches closed by this run",
         )
     return asdict(summary)
-
-
-def run_record_path(warehouse: Path, as_of: date) -> Path:
-    """Where a committed run leaves its summary: `runs/<as-of>.json` beside the warehouse."""
-    return warehouse.parent / "runs" / f"{as_of.isoformat()}.json"
 
 
 def write_run_record(config: RunConfig, summary: RunSummary) -> None:

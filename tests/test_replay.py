@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config import DEFAULTS
+from flows.config import DEFAULTS, dbt_target_dir
 from flows.demo import replay_nights
 from flows.nightly import nightly_settlement
 
@@ -125,7 +125,7 @@ def test_no_model_multiplies_rows(replayed, tmp_path: Path) -> None:
 
     directory, _ = replayed
     warehouse = directory / "warehouse" / "partner_ledger.duckdb"
-    models = compiled_models(warehouse.parent / "dbt_target", set())
+    models = compiled_models(dbt_target_dir(warehouse), set())
     assert len(models) > 50
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
