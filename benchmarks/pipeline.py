@@ -140,9 +140,10 @@ def run_night(
     if record.exists():
         summary = json.loads(record.read_text())
         figure.stages = summary.get("seconds_by_stage", {})
-        figure.nodes = [
-            (seconds, name) for name, seconds in summary.get("slowest_dbt_nodes", {}).items()
-        ]
+        figure.nodes = sorted(
+            ((seconds, name) for name, seconds in summary.get("slowest_dbt_nodes", {}).items()),
+            reverse=True,
+        )
     return figure
 
 

@@ -25,6 +25,7 @@ def session():
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
         "spark.sql.legacy.createHiveTableByDefault": "false",
+        "spark.driver.extraJavaOptions": f"-Dderby.stream.error.file={work}/derby.log",
     }
     builder = SparkSession.builder.enableHiveSupport()
     for key, value in conf.items():
