@@ -24,6 +24,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.rails import rail_files
+
 PAYOUT_COLUMNS = [
     "batch_id",
     "partner_id",
@@ -175,6 +177,9 @@ def render_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, byte
         sepa_lines = [(row[1], row[2], row[5], row[7]) for row in payouts if row[4] == "sepa"]
         if sepa_lines:
             files["sepa.xml"] = _sepa_xml(batch, sepa_lines)
+    files.update(
+        rail_files(batch.batch_id, [dict(zip(PAYOUT_COLUMNS, row, strict=True)) for row in payouts])
+    )
     manifest = {
         "batch_id": batch.batch_id,
         "program_id": batch.program_id,

@@ -99,12 +99,11 @@ def test_batch_folders_are_complete_and_private(example_run: Path) -> None:
     assert manifest["batch_id"] == "prog_lumen-2025-03"
     assert manifest["row_count"] == 2 and manifest["total_cents"] == 16887
     assert manifest["as_of"] == "2025-04-01" and manifest["currency"] == "EUR"
-    assert set(manifest["files"]) == {
-        "payouts.csv",
-        "payouts.parquet",
-        "statements.csv",
-        "sepa.xml",
-    }
+    # every other file of the folder is listed (SPEC §3.2): the SPEC files and the additions
+    assert set(manifest["files"]) == {p.name for p in folder.iterdir()} - {"manifest.json"}
+    assert {"payouts.csv", "payouts.parquet", "statements.csv", "sepa.xml"} <= set(
+        manifest["files"]
+    )
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     assert (folder.stat().st_mode & 0o777) == 0o700
