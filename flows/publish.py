@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flows.rails import rail_files
+from flows.statements_html import statement_files
 
 PAYOUT_COLUMNS = [
     "batch_id",
@@ -177,6 +178,7 @@ def render_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, byte
         sepa_lines = [(row[1], row[2], row[5], row[7]) for row in payouts if row[4] == "sepa"]
         if sepa_lines:
             files["sepa.xml"] = _sepa_xml(batch, sepa_lines)
+    files.update(statement_files(con, batch.batch_id))
     files.update(
         rail_files(batch.batch_id, [dict(zip(PAYOUT_COLUMNS, row, strict=True)) for row in payouts])
     )
