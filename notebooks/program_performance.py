@@ -397,7 +397,7 @@ month_measures = by_month.unpivot(
     on=["attributed_revenue_cents", "commission_cents", "clawback_cents"],
     variable_name="measure",
     value_name="cents",
-)
+).with_columns(pl.col("measure").str.strip_suffix("_cents").str.replace("_", " "))
 charts["revenue_commission_by_month"] = (
     alt.Chart(month_measures)
     .mark_line(point=True)
