@@ -24,7 +24,6 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import tempfile
@@ -91,11 +90,6 @@ def _query_seconds(warehouse: Path, target: Path, repeat: int) -> dict[str, floa
     return best
 
 
-def _node_seconds(target: Path) -> dict[str, float]:
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    return {r["unique_id"].split(".")[-1]: r["execution_time"] for r in results}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=19, help="multiplies the demo's clicks")
@@ -116,10 +110,10 @@ def main() -> None:
 
     timings: dict[str, list[float]] = {}
     for _ in range(args.repeat):
-        dbt_build(
+        result = dbt_build(
             warehouse, AS_OF, select=" ".join(ATTRIBUTION + TRAIL), target_dir=target, threads=1
         )
-        for name, seconds in _node_seconds(target).items():
+        for name, seconds in result.seconds_by_node.items():
             timings.setdefault(name, []).append(seconds)
     median = {name: statistics.median(values) for name, values in timings.items()}
 

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.config import dbt_target_dir, run_record_path
+from flows.config import run_record_path
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / ".venv" / "bin" / "partner-ledger"
@@ -138,14 +138,11 @@ def run_night(
     figure = timed(cmd, env, log)
     record = run_record_path(warehouse, date.fromisoformat(as_of))
     if record.exists():
-        figure.stages = json.loads(record.read_text()).get("seconds_by_stage", {})
-    results = dbt_target_dir(warehouse) / "run_results.json"
-    if results.exists():
-        nodes = json.loads(results.read_text())["results"]
-        figure.nodes = sorted(
-            ((node["execution_time"], node["unique_id"].split(".")[-1]) for node in nodes),
-            reverse=True,
-        )[:10]
+        summary = json.loads(record.read_text())
+        figure.stages = summary.get("seconds_by_stage", {})
+        figure.nodes = [
+            (seconds, name) for name, seconds in summary.get("slowest_dbt_nodes", {}).items()
+        ]
     return figure
 
 

@@ -77,19 +77,14 @@ def profile(con: duckdb.DuckDBPyConnection, model: str, sql: str, scratch: Path)
 
 
 def compiled_models(target: Path, only: set[str]) -> list[tuple[str, str]]:
-    """(model, compiled SQL) of every model of the project's last build, in build order."""
-    manifest = json.loads((target / "manifest.json").read_text())
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    """(model, compiled SQL) of every model of the project's last build, by path. Data tests
+    compile into folders named after their .yml file and are left out; the nightly build
+    writes no manifest (flows/dbt.py), so the compiled folder is the list."""
     models = []
-    for result in results:
-        node = manifest["nodes"].get(result["unique_id"])
-        if not node or node["resource_type"] != "model":
+    for compiled in sorted((target / "compiled").glob("*/models/**/*.sql")):
+        if compiled.parent.suffix == ".yml" or (only and compiled.stem not in only):
             continue
-        if only and node["name"] not in only:
-            continue
-        compiled = target / "compiled" / node["package_name"] / node["original_file_path"]
-        if compiled.exists():
-            models.append((node["name"], compiled.read_text()))
+        models.append((compiled.stem, compiled.read_text()))
     return models
 
 

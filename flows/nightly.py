@@ -50,6 +50,7 @@ class RunSummary:
     carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
     data_docs: str | None = None
     seconds_by_stage: dict[str, float] = field(default_factory=dict)
+    slowest_dbt_nodes: dict[str, float] = field(default_factory=dict)  # the ten slowest
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
@@ -139,11 +140,12 @@ def load_rules_folder(work: Path, rules: Path) -> list[str]:
 
 
 @task
-def build(work: Path, as_of: date, target_dir: Path | None = None) -> int:
-    """`dbt build`: models and data tests; a failing test stops the run before the commit."""
+def build(work: Path, as_of: date, target_dir: Path | None = None) -> tuple[int, dict[str, float]]:
+    """`dbt build`: models and data tests; a failing test stops the run before the commit.
+    Returns the number of nodes built and the seconds of the ten slowest."""
     result = dbt_build(work, as_of.isoformat(), target_dir=target_dir)
     _logger().info("dbt built %d node(s)", result.nodes)
-    return result.nodes
+    return result.nodes, dict(result.slowest())
 
 
 @task
@@ -298,7 +300,7 @@ def nightly_settlement(
         lap("ingest")
         load_rules_folder(work, config.rules)
         lap("rules")
-        summary.models_built = build(
+        summary.models_built, summary.slowest_dbt_nodes = build(
             work, config.as_of, target_dir=dbt_target_dir(config.warehouse)
         )
         lap("dbt_build")

@@ -8,8 +8,21 @@
     incremental_strategy='delete+insert',
 ) }}
 
+{%- set paths = [
+    '$.invoice',
+    '$.customer',
+    '$.amount',
+    '$.currency',
+    '$.status',
+    '$.paid',
+    '$.created',
+    '$.metadata.program_id',
+    '$.metadata.affitor_customer_key',
+    '$.metadata.affitor_click_id',
+] -%}
+
 with latest as (
-    {{ stripe_latest('charges') }}
+    {{ stripe_latest('charges', paths) }}
 ),
 
 typed as (
@@ -18,16 +31,16 @@ typed as (
         file_path,
         line_no,
         object_id as charge_id,
-        {{ json_ref('body', '$.invoice') }} as invoice_id,
-        {{ json_ref('body', '$.customer') }} as stripe_customer_id,
-        {{ dbt.safe_cast(json_str('body', '$.amount'), dbt.type_bigint()) }} as amount_cents,
-        upper({{ json_str('body', '$.currency') }}) as currency,
-        {{ json_str('body', '$.status') }} as status,
-        coalesce({{ dbt.safe_cast(json_str('body', '$.paid'), dbt.type_boolean()) }}, false) as is_paid,
-        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at,
-        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
-        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
-        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id
+        {{ json_ref('fields', '$.invoice', paths) }} as invoice_id,
+        {{ json_ref('fields', '$.customer', paths) }} as stripe_customer_id,
+        {{ dbt.safe_cast(json_str('fields', '$.amount', paths), dbt.type_bigint()) }} as amount_cents,
+        upper({{ json_str('fields', '$.currency', paths) }}) as currency,
+        {{ json_str('fields', '$.status', paths) }} as status,
+        coalesce({{ dbt.safe_cast(json_str('fields', '$.paid', paths), dbt.type_boolean()) }}, false) as is_paid,
+        {{ from_unix_seconds(json_str('fields', '$.created', paths)) }} as created_at,
+        nullif({{ json_str('fields', '$.metadata.program_id', paths) }}, '') as meta_program_id,
+        nullif({{ json_str('fields', '$.metadata.affitor_customer_key', paths) }}, '') as meta_customer_key,
+        nullif({{ json_str('fields', '$.metadata.affitor_click_id', paths) }}, '') as meta_click_id
     from latest
 )
 

@@ -8,8 +8,16 @@
     incremental_strategy='delete+insert',
 ) }}
 
+{%- set paths = [
+    '$.email',
+    '$.created',
+    '$.metadata.affitor_customer_key',
+    '$.metadata.program_id',
+    '$.metadata.affitor_click_id',
+] -%}
+
 with latest as (
-    {{ stripe_latest('customers') }}
+    {{ stripe_latest('customers', paths) }}
 ),
 
 typed as (
@@ -18,11 +26,11 @@ typed as (
         file_path,
         line_no,
         object_id as stripe_customer_id,
-        {{ normalize_email(json_str('body', '$.email')) }} as email_normalized,
-        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at,
-        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
-        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
-        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id
+        {{ normalize_email(json_str('fields', '$.email', paths)) }} as email_normalized,
+        {{ from_unix_seconds(json_str('fields', '$.created', paths)) }} as created_at,
+        nullif({{ json_str('fields', '$.metadata.affitor_customer_key', paths) }}, '') as meta_customer_key,
+        nullif({{ json_str('fields', '$.metadata.program_id', paths) }}, '') as meta_program_id,
+        nullif({{ json_str('fields', '$.metadata.affitor_click_id', paths) }}, '') as meta_click_id
     from latest
 )
 

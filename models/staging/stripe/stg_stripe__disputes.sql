@@ -8,8 +8,16 @@
     incremental_strategy='delete+insert',
 ) }}
 
+{%- set paths = [
+    '$.charge',
+    '$.amount',
+    '$.currency',
+    '$.status',
+    '$.created',
+] -%}
+
 with latest as (
-    {{ stripe_latest('disputes') }}
+    {{ stripe_latest('disputes', paths) }}
 ),
 
 typed as (
@@ -18,11 +26,11 @@ typed as (
         file_path,
         line_no,
         object_id as dispute_id,
-        {{ json_ref('body', '$.charge') }} as charge_id,
-        {{ dbt.safe_cast(json_str('body', '$.amount'), dbt.type_bigint()) }} as amount_cents,
-        upper({{ json_str('body', '$.currency') }}) as currency,
-        {{ json_str('body', '$.status') }} as status,
-        {{ from_unix_seconds(json_str('body', '$.created')) }} as created_at
+        {{ json_ref('fields', '$.charge', paths) }} as charge_id,
+        {{ dbt.safe_cast(json_str('fields', '$.amount', paths), dbt.type_bigint()) }} as amount_cents,
+        upper({{ json_str('fields', '$.currency', paths) }}) as currency,
+        {{ json_str('fields', '$.status', paths) }} as status,
+        {{ from_unix_seconds(json_str('fields', '$.created', paths)) }} as created_at
     from latest
 )
 

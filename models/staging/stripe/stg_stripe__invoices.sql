@@ -8,8 +8,26 @@
     incremental_strategy='delete+insert',
 ) }}
 
+{%- set paths = [
+    '$.customer',
+    '$.subscription',
+    '$.status',
+    '$.currency',
+    '$.amount_paid',
+    '$.tax',
+    '$.status_transitions.paid_at',
+    '$.charge',
+    '$.discount.coupon.id',
+    '$.metadata.program_id',
+    '$.metadata.affitor_customer_key',
+    '$.metadata.affitor_click_id',
+    '$.subscription_details.metadata.program_id',
+    '$.subscription_details.metadata.affitor_customer_key',
+    '$.subscription_details.metadata.affitor_click_id',
+] -%}
+
 with latest as (
-    {{ stripe_latest('invoices') }}
+    {{ stripe_latest('invoices', paths) }}
 ),
 
 typed as (
@@ -18,21 +36,21 @@ typed as (
         file_path,
         line_no,
         object_id as invoice_id,
-        {{ json_ref('body', '$.customer') }} as stripe_customer_id,
-        {{ json_ref('body', '$.subscription') }} as subscription_id,
-        {{ json_str('body', '$.status') }} as status,
-        upper({{ json_str('body', '$.currency') }}) as currency,
-        {{ dbt.safe_cast(json_str('body', '$.amount_paid'), dbt.type_bigint()) }} as amount_paid_cents,
-        coalesce({{ dbt.safe_cast(json_str('body', '$.tax'), dbt.type_bigint()) }}, 0) as tax_cents,
-        {{ from_unix_seconds(json_str('body', '$.status_transitions.paid_at')) }} as paid_at,
-        {{ json_ref('body', '$.charge') }} as charge_id,
-        nullif({{ json_str('body', '$.discount.coupon.id') }}, '') as coupon_code,
-        nullif({{ json_str('body', '$.metadata.program_id') }}, '') as meta_program_id,
-        nullif({{ json_str('body', '$.metadata.affitor_customer_key') }}, '') as meta_customer_key,
-        nullif({{ json_str('body', '$.metadata.affitor_click_id') }}, '') as meta_click_id,
-        nullif({{ json_str('body', '$.subscription_details.metadata.program_id') }}, '') as sub_program_id,
-        nullif({{ json_str('body', '$.subscription_details.metadata.affitor_customer_key') }}, '') as sub_customer_key,
-        nullif({{ json_str('body', '$.subscription_details.metadata.affitor_click_id') }}, '') as sub_click_id
+        {{ json_ref('fields', '$.customer', paths) }} as stripe_customer_id,
+        {{ json_ref('fields', '$.subscription', paths) }} as subscription_id,
+        {{ json_str('fields', '$.status', paths) }} as status,
+        upper({{ json_str('fields', '$.currency', paths) }}) as currency,
+        {{ dbt.safe_cast(json_str('fields', '$.amount_paid', paths), dbt.type_bigint()) }} as amount_paid_cents,
+        coalesce({{ dbt.safe_cast(json_str('fields', '$.tax', paths), dbt.type_bigint()) }}, 0) as tax_cents,
+        {{ from_unix_seconds(json_str('fields', '$.status_transitions.paid_at', paths)) }} as paid_at,
+        {{ json_ref('fields', '$.charge', paths) }} as charge_id,
+        nullif({{ json_str('fields', '$.discount.coupon.id', paths) }}, '') as coupon_code,
+        nullif({{ json_str('fields', '$.metadata.program_id', paths) }}, '') as meta_program_id,
+        nullif({{ json_str('fields', '$.metadata.affitor_customer_key', paths) }}, '') as meta_customer_key,
+        nullif({{ json_str('fields', '$.metadata.affitor_click_id', paths) }}, '') as meta_click_id,
+        nullif({{ json_str('fields', '$.subscription_details.metadata.program_id', paths) }}, '') as sub_program_id,
+        nullif({{ json_str('fields', '$.subscription_details.metadata.affitor_customer_key', paths) }}, '') as sub_customer_key,
+        nullif({{ json_str('fields', '$.subscription_details.metadata.affitor_click_id', paths) }}, '') as sub_click_id
     from latest
 )
 
