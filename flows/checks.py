@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from flows.review import REVIEW_COLUMNS, Night, review_rows
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ class CheckReport:
     batches: tuple[str, ...]
     expectations: int
     docs_index: Path | None
+    held: dict[str, list[dict]] = field(default_factory=dict)  # batch → review rows that tripped
 
 
 LINES_SQL = """
@@ -122,6 +125,34 @@ def _suites():
     }
 
 
+# review before payment (flows.review): each row's observation must not exceed its limit
+REVIEW_RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": ["batch_id", "check", "partner_id", "compared_with"],
+}
+
+
+def _review_expectations() -> list:
+    import great_expectations as gx
+
+    return [
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="limit", column_B="observed", or_equal=True
+        )
+    ]
+
+
+def _plain(value):
+    """numpy scalars from GX's result as plain Python values (JSON-ready)."""
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:  # NaN: pandas' missing partner_id
+        return None
+    return value
+
+
 def _describe(result) -> str:
     config = result.expectation_config
     kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id",)}
@@ -135,11 +166,14 @@ def check_new_batches(
     report_dir: Path,
     *,
     known: Collection[str] = (),
+    night: Night | None = None,
 ) -> CheckReport:
     """Validate the batches closed by the run of `as_of`; raise CheckFailed on any failure.
 
     Batches in ``known`` were closed and audited by an earlier run of the same night: a night
     run again that closes nothing new checks nothing, and never imports Great Expectations.
+    Batches of programs with review thresholds are also compared with history (flows.review,
+    suite ``review_thresholds``): one that trips is returned in ``held``, not raised.
     """
     batches = tuple(
         row[0]
@@ -152,6 +186,7 @@ def check_new_batches(
         return CheckReport((), 0, None)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    import pandas as pd
 
     report_dir.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(report_dir))
@@ -159,8 +194,17 @@ def check_new_batches(
     context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
     definitions = []
     frames = {}
-    for name, (sql, expectations) in _suites().items():
-        frames[name] = con.execute(sql, {"as_of": as_of}).df()
+    suites = _suites()
+    review = review_rows(con, batches, night)
+    if review:
+        suites["review_thresholds"] = (
+            pd.DataFrame(review, columns=REVIEW_COLUMNS),
+            _review_expectations(),
+        )
+    for name, (sql, expectations) in suites.items():
+        frames[name] = (
+            sql if name == "review_thresholds" else con.execute(sql, {"as_of": as_of}).df()
+        )
         asset = (
             source.get_asset(name)
             if name in source.get_asset_names()
@@ -176,17 +220,28 @@ def check_new_batches(
             )
         )
     failures: list[str] = []
+    held: dict[str, list[dict]] = {}
     count = 0
     for definition in definitions:
         # each suite reads its own frame; one run per definition, data docs rebuilt once below
-        outcome = definition.run(batch_parameters={"dataframe": frames[definition.suite.name]})
+        name = definition.suite.name
+        outcome = definition.run(
+            batch_parameters={"dataframe": frames[name]},
+            result_format=REVIEW_RESULT_FORMAT if name == "review_thresholds" else "SUMMARY",
+        )
         for result in outcome.results:
             count += 1
-            if not result.success:
-                failures.append(f"{definition.suite.name}: {_describe(result)}")
+            if result.success:
+                continue
+            if name == "review_thresholds":  # a held batch, not a failed run
+                for row in result.result["unexpected_index_list"]:
+                    finding = {column: _plain(row[column]) for column in REVIEW_COLUMNS}
+                    held.setdefault(finding["batch_id"], []).append(finding)
+            else:
+                failures.append(f"{name}: {_describe(result)}")
     context.build_data_docs()
     docs = report_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     log.info("checked %d batch(es) with %d expectations", len(batches), count)
     if failures:
         raise CheckFailed("payout check failed, nothing published:\n" + "\n".join(failures))
-    return CheckReport(batches, count, docs if docs.exists() else None)
+    return CheckReport(batches, count, docs if docs.exists() else None, held)

@@ -26,6 +26,7 @@ from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
 from flows.lock import one_writer
 from flows.publish import publish_missing
+from flows.review import Night, night_counts, record_holds
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
 
@@ -149,11 +150,18 @@ def build(work: Path, as_of: date, target_dir: Path | None = None) -> tuple[int,
 
 
 @task
-def audit(work: Path, as_of: date, report_dir: Path, known: list[str]) -> str | None:
-    """Great Expectations on the batches this run closes (not those the warehouse had)."""
+def audit(
+    work: Path, as_of: date, report_dir: Path, known: list[str], night: Night | None = None
+) -> str | None:
+    """Great Expectations on the batches this run closes (not those the warehouse had); a batch
+    that trips a review threshold is recorded held_for_review (flows.review)."""
     con = connect(work)
     try:
-        report = check_new_batches(con, as_of.isoformat(), report_dir, known=set(known))
+        report = check_new_batches(
+            con, as_of.isoformat(), report_dir, known=set(known), night=night
+        )
+        for batch_id in record_holds(con, report.held, as_of.isoformat()):
+            _logger().warning("%s is held for review: %s", batch_id, report.held[batch_id])
     finally:
         con.close()
     if report.batches:
@@ -304,7 +312,8 @@ def nightly_settlement(
             work, config.as_of, target_dir=dbt_target_dir(config.warehouse)
         )
         lap("dbt_build")
-        summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]))
+        night = night_counts(work, QUARANTINE_KEY, before[2], loaded)
+        summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]), night)
         lap("audit")
         commit(work, config.warehouse)
         lap("commit")
