@@ -166,7 +166,7 @@ def audit(
         con.close()
     if report.batches:
         _logger().info(
-            "audited %d batch(es): %d expectations passed", len(report.batches), report.expectations
+            "audited %d batch(es): %d expectations run", len(report.batches), report.expectations
         )
     return str(report.docs_index) if report.docs_index else None
 

@@ -100,8 +100,14 @@ def test_a_batch_that_trips_a_threshold_is_held_with_its_files_in_review(reviewe
         con.close()
     assert rows == [(f"{PROGRAM}-2025-04", "held_for_review", date(2025, 5, 1), None)]
     assert booked == 17187
-    # GX holds the review suite; the run's data docs were written
-    assert Path(reviewed["summary"]["data_docs"]).is_file()
+    # GX's suite review_thresholds judged the rows; the audit page opens offline
+    page = Path(reviewed["summary"]["data_docs"])
+    assert page.name == "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert "Held for review: prog_lumen-2025-04" in html and "review_thresholds" in html
+    assert "3 × median 3587 of 1 paid line(s) 2025-01..2025-03" in html
+    assert "<script" not in html and "src=" not in html and "<link" not in html
+    assert "ExpectCompoundColumnsToBeUnique" not in html  # dbt's unique_combination holds it
 
 
 def test_a_held_batch_is_not_published_by_a_later_run(reviewed: dict) -> None:
