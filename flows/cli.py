@@ -154,7 +154,12 @@ def summary_line(summary: dict) -> str:
         f"({summary['quarantined']} in quarantine), "
         f"{summary['ledger_entries_appended']} ledger entr(ies) appended, "
         f"batches closed: {', '.join(summary['batches_closed']) or 'none'}; "
-        f"seconds: {seconds} (total {sum(stages.values()):.1f})"
+        + (
+            f"held for review: {', '.join(summary['batches_held'])}; "
+            if summary.get("batches_held")
+            else ""
+        )
+        + f"seconds: {seconds} (total {sum(stages.values()):.1f})"
     )
 
 

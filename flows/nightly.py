@@ -26,7 +26,7 @@ from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
 from flows.lock import one_writer
 from flows.publish import publish_missing
-from flows.review import Night, night_counts, record_holds
+from flows.review import Night, held_batches, night_counts, record_holds
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
 
@@ -46,6 +46,7 @@ class RunSummary:
     ledger_entries_appended: int = 0
     batches_closed: list[str] = field(default_factory=list)
     batches_published: list[str] = field(default_factory=list)
+    batches_held: list[str] = field(default_factory=list)  # waiting for `approve` (flows.review)
     partners_paid: int = 0
     paid_cents_by_currency: dict[str, int] = field(default_factory=dict)
     carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
@@ -260,6 +261,7 @@ def summarize(
             [summary.batches_closed],
         ).fetchall()
         summary.carried_cents_by_reason = {row[0]: int(row[1]) for row in carried}
+        summary.batches_held = sorted(held_batches(con))
     finally:
         con.close()
     return summary

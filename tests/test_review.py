@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.cli import main, summary_line
 from flows.nightly import nightly_settlement
 from flows.publish import publish_missing
 from flows.rules import RulesError, validate_rules
@@ -66,6 +66,8 @@ def test_a_batch_that_trips_a_threshold_is_held_with_its_files_in_review(reviewe
     assert reviewed["summary"]["batches_closed"] == [f"{PROGRAM}-2025-03", f"{PROGRAM}-2025-04"]
     # March trips nothing (no history; no clawback): published as today
     assert reviewed["summary"]["batches_published"] == [f"{PROGRAM}-2025-03"]
+    assert reviewed["summary"]["batches_held"] == [f"{PROGRAM}-2025-04"]
+    assert "held for review: prog_lumen-2025-04;" in summary_line(reviewed["summary"])
     assert (payouts / "2025-03" / "payouts.csv").is_file()
     assert not (payouts / "2025-04").exists()
     held = payouts / "review" / "2025-04"
