@@ -1,4 +1,4 @@
-"""`partner-ledger` command line (SPEC §3.3): run, backtest, demo, serve.
+"""`partner-ledger` command line (SPEC §3.3): run, backtest, demo, serve, approve.
 
 Every option also reads an environment variable (flows.config.ENV). Exit status: 0 success,
 1 a run that failed (a check, Prefect unavailable: the message says which), 2 inputs refused
@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         "monthly: every close night)",
     )
 
+    approve = commands.add_parser(
+        "approve",
+        help="publish a batch held for review into its payment folder",
+        description="A batch that tripped a threshold of review_rules.csv waits in "
+        "<out>/payouts/<program>/review/<period>/; approve publishes it to its payment folder "
+        "and records in the warehouse who approved it and when.",
+    )
+    approve.add_argument("batch_id", help="the held batch, e.g. prog_lumen-2025-05")
+    approve.add_argument("--by", required=True, help="who approves (recorded in the warehouse)")
+    _add_paths(approve, "warehouse", "out")
+
     serve = commands.add_parser(
         "serve",
         help="run the nightly settlement on a cron, as a service (a local Prefect server)",
@@ -143,7 +154,12 @@ def summary_line(summary: dict) -> str:
         f"({summary['quarantined']} in quarantine), "
         f"{summary['ledger_entries_appended']} ledger entr(ies) appended, "
         f"batches closed: {', '.join(summary['batches_closed']) or 'none'}; "
-        f"seconds: {seconds} (total {sum(stages.values()):.1f})"
+        + (
+            f"held for review: {', '.join(summary['batches_held'])}; "
+            if summary.get("batches_held")
+            else ""
+        )
+        + f"seconds: {seconds} (total {sum(stages.values()):.1f})"
     )
 
 
@@ -221,7 +237,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "backtest": cmd_backtest, "demo": cmd_demo, "serve": cmd_serve}
+def cmd_approve(args: argparse.Namespace) -> int:
+    from flows.review import approve
+
+    folder = approve(
+        path_option("warehouse", args.warehouse),
+        path_option("out", args.out),
+        args.batch_id,
+        args.by,
+    )
+    print(f"{args.batch_id} approved and published to {folder}")
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "backtest": cmd_backtest,
+    "demo": cmd_demo,
+    "serve": cmd_serve,
+    "approve": cmd_approve,
+}
 
 
 def _quiet_prefect() -> None:

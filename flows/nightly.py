@@ -26,6 +26,7 @@ from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
 from flows.lock import one_writer
 from flows.publish import publish_missing
+from flows.review import Night, held_batches, night_counts, record_holds
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
 
@@ -45,6 +46,7 @@ class RunSummary:
     ledger_entries_appended: int = 0
     batches_closed: list[str] = field(default_factory=list)
     batches_published: list[str] = field(default_factory=list)
+    batches_held: list[str] = field(default_factory=list)  # waiting for `approve` (flows.review)
     partners_paid: int = 0
     paid_cents_by_currency: dict[str, int] = field(default_factory=dict)
     carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
@@ -149,16 +151,23 @@ def build(work: Path, as_of: date, target_dir: Path | None = None) -> tuple[int,
 
 
 @task
-def audit(work: Path, as_of: date, report_dir: Path, known: list[str]) -> str | None:
-    """Great Expectations on the batches this run closes (not those the warehouse had)."""
+def audit(
+    work: Path, as_of: date, report_dir: Path, known: list[str], night: Night | None = None
+) -> str | None:
+    """Great Expectations on the batches this run closes (not those the warehouse had); a batch
+    that trips a review threshold is recorded held_for_review (flows.review)."""
     con = connect(work)
     try:
-        report = check_new_batches(con, as_of.isoformat(), report_dir, known=set(known))
+        report = check_new_batches(
+            con, as_of.isoformat(), report_dir, known=set(known), night=night
+        )
+        for batch_id in record_holds(con, report.held, as_of.isoformat()):
+            _logger().warning("%s is held for review: %s", batch_id, report.held[batch_id])
     finally:
         con.close()
     if report.batches:
         _logger().info(
-            "audited %d batch(es): %d expectations passed", len(report.batches), report.expectations
+            "audited %d batch(es): %d expectations run", len(report.batches), report.expectations
         )
     return str(report.docs_index) if report.docs_index else None
 
@@ -252,6 +261,7 @@ def summarize(
             [summary.batches_closed],
         ).fetchall()
         summary.carried_cents_by_reason = {row[0]: int(row[1]) for row in carried}
+        summary.batches_held = sorted(held_batches(con))
     finally:
         con.close()
     return summary
@@ -304,7 +314,8 @@ def nightly_settlement(
             work, config.as_of, target_dir=dbt_target_dir(config.warehouse)
         )
         lap("dbt_build")
-        summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]))
+        night = night_counts(work, QUARANTINE_KEY, before[2], loaded)
+        summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]), night)
         lap("audit")
         commit(work, config.warehouse)
         lap("commit")

@@ -24,6 +24,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flows.rails import rail_files
+from flows.review import held_batches, review_folder, review_note
+from flows.statements_html import statement_files
+
 PAYOUT_COLUMNS = [
     "batch_id",
     "partner_id",
@@ -175,6 +179,10 @@ def render_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, byte
         sepa_lines = [(row[1], row[2], row[5], row[7]) for row in payouts if row[4] == "sepa"]
         if sepa_lines:
             files["sepa.xml"] = _sepa_xml(batch, sepa_lines)
+    files.update(statement_files(con, batch.batch_id))
+    files.update(
+        rail_files(batch.batch_id, [dict(zip(PAYOUT_COLUMNS, row, strict=True)) for row in payouts])
+    )
     manifest = {
         "batch_id": batch.batch_id,
         "program_id": batch.program_id,
@@ -199,20 +207,32 @@ def closed_batches(con: duckdb.DuckDBPyConnection) -> list[Batch]:
     return [Batch(*row) for row in rows]
 
 
-def publish_batch(con: duckdb.DuckDBPyConnection, batch: Batch, out: Path) -> PublishedBatch | None:
-    """Write one batch folder atomically; None when it already exists (never rewritten)."""
-    final = batch_folder(out, batch.program_id, batch.period)
+def publish_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    out: Path,
+    *,
+    folder: Path | None = None,
+    extra: dict[str, bytes] | None = None,
+) -> PublishedBatch | None:
+    """Write one batch folder atomically; None when it already exists (never rewritten).
+    `folder` (default: the payment folder) and `extra` files outside the manifest serve a batch
+    held for review (flows.review)."""
+    final = folder or batch_folder(out, batch.program_id, batch.period)
     if final.exists():
         return None
     parent = final.parent
     parent.mkdir(parents=True, exist_ok=True)
-    for path in (out, out / "payouts", parent):
+    chain = [out, out / "payouts"]
+    for part in parent.relative_to(out / "payouts").parts:
+        chain.append(chain[-1] / part)
+    for path in chain:
         os.chmod(path, 0o700)
-    temporary = parent / f".tmp-{batch.period}"
+    temporary = parent / f".tmp-{final.name}"
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir(mode=0o700)
-    files = render_batch(con, batch)
+    files = render_batch(con, batch) | (extra or {})
     for name, content in files.items():
         _write_file(temporary, name, content)
     _fsync_dir(temporary)
@@ -224,9 +244,16 @@ def publish_batch(con: duckdb.DuckDBPyConnection, batch: Batch, out: Path) -> Pu
 
 
 def publish_missing(con: duckdb.DuckDBPyConnection, out: Path) -> list[PublishedBatch]:
-    """Publish every closed batch whose folder is missing, oldest first."""
+    """Publish every closed batch whose folder is missing, oldest first; a batch held for
+    review goes to its review folder instead (flows.review)."""
     published = []
+    held = held_batches(con)
     for batch in closed_batches(con):
+        if batch.batch_id in held:
+            folder = review_folder(out, batch.program_id, batch.period)
+            note = {"review.json": review_note(batch.batch_id, held[batch.batch_id])}
+            publish_batch(con, batch, out, folder=folder, extra=note)  # held: not published
+            continue
         result = publish_batch(con, batch, out)
         if result is not None:
             published.append(result)

@@ -53,6 +53,14 @@ RULE_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 """The files of a rules folder and their columns (SPEC §1.3), in the order they are checked."""
 
+OPTIONAL_RULE_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"review_rules.csv": ("program_id", "check", "max_ratio", "trailing_months")}
+)
+"""Files a rules folder may hold (issue 14): a program without them behaves as SPEC says."""
+REVIEW_CHECKS = ("batch_total", "partner_line", "quarantine_share", "clawback_rate")
+TRAILING_CHECKS = ("batch_total", "partner_line")  # compared with the trailing months' median
+MAX_TRAILING_MONTHS = 120
+
 ATTRIBUTION_MODELS = ("last_touch", "first_touch")
 ATTRIBUTION_SOURCES = ("coupon", "lead_form", "click")
 BOOLEANS = {"true": True, "false": False}
@@ -243,7 +251,7 @@ class _Report:
 def _read_table(rules_dir: Path, name: str, report: _Report) -> _Table | None:
     """Reads one rules file, reporting a missing file, bad encoding, a bad header, malformed CSV
     and rows with the wrong number of fields. Returns None when its rows cannot be trusted."""
-    columns = RULE_COLUMNS[name]
+    columns = RULE_COLUMNS.get(name) or OPTIONAL_RULE_COLUMNS[name]
     expected_header = "expected the columns " + ", ".join(columns)
     path = rules_dir / name
     if not path.is_file():
@@ -724,6 +732,45 @@ def _check_fx_rates(table: _Table, report: _Report) -> None:
             first_row[key] = row
 
 
+def _check_review_rules(table: _Table, programs: _Programs | None, report: _Report) -> None:
+    """review_rules.csv: one threshold per program and check; `trailing_months` for the checks
+    against the trailing months' median only (docs/decisions/0024-review-before-payment.md)."""
+    file = table.name
+    first_row: dict[tuple[str, str], int] = {}
+    for row, rec in table.rows:
+        known = _known_program(file, row, rec["program_id"], programs, report)
+        program_id = rec["program_id"] if known else None
+        check = report.choice(file, row, "check", rec["check"], REVIEW_CHECKS)
+        _positive_decimal(file, row, "max_ratio", rec["max_ratio"], report)
+        if check in TRAILING_CHECKS:
+            report.integer(
+                file,
+                row,
+                "trailing_months",
+                rec["trailing_months"],
+                minimum=1,
+                maximum=MAX_TRAILING_MONTHS,
+            )
+        elif check is not None and rec["trailing_months"] != "":
+            report.add(
+                file,
+                row,
+                f"trailing_months {rec['trailing_months']!r} is set for check {check}; expected "
+                f"it empty (only {' and '.join(TRAILING_CHECKS)} compare with trailing months)",
+            )
+        if program_id is None or check is None:
+            continue
+        if (program_id, check) in first_row:
+            report.add(
+                file,
+                row,
+                f"check {check} of program {program_id} is already set at line "
+                f"{first_row[program_id, check]}; expected one threshold per program and check",
+            )
+        else:
+            first_row[program_id, check] = row
+
+
 def _positive_decimal(file: str, row: int, column: str, value: str, report: _Report) -> None:
     expected = "expected a plain decimal number greater than 0, such as 0.92"
     if value == "":
@@ -768,6 +815,9 @@ def validate_rules(rules_dir: Path) -> RulesSummary:
         _check_rates(rates, programs, tiers, phases, report)
     if fx_rates := tables["fx_rates.csv"]:
         _check_fx_rates(fx_rates, report)
+    for name in OPTIONAL_RULE_COLUMNS:  # absent: the program is not reviewed
+        if (rules_dir / name).exists() and (review := _read_table(rules_dir, name, report)):
+            _check_review_rules(review, programs, report)
 
     if report.problems:
         raise RulesError(_in_file_order(report.problems))
@@ -782,7 +832,7 @@ def validate_rules(rules_dir: Path) -> RulesSummary:
 def _in_file_order(problems: list[RuleProblem]) -> list[RuleProblem]:
     """Problems grouped by file (in RULE_COLUMNS order), then by row, whole-file ones last;
     stable, so a row's problems keep the order of its columns."""
-    files = list(RULE_COLUMNS)
+    files = list(RULE_COLUMNS) + list(OPTIONAL_RULE_COLUMNS)
 
     def key(problem: RuleProblem) -> tuple[int, int]:
         file_rank = files.index(problem.file) if problem.file in files else len(files)

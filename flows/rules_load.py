@@ -63,16 +63,34 @@ RULE_TABLES: dict[str, dict[str, str]] = {
 }
 
 
+OPTIONAL_RULE_TABLES: dict[str, dict[str, str]] = {
+    # review thresholds (issue 14); read by flows.review, not by dbt: no money rule uses them
+    "review_rules": {
+        "program_id": "VARCHAR",
+        "check": "VARCHAR",
+        "max_ratio": "VARCHAR",
+        "trailing_months": "INTEGER",
+    },
+}
+
+
 def load_rules(con: duckdb.DuckDBPyConnection, rules_dir: Path) -> RulesSummary:
     """Validate `rules_dir`, then replace the `rules` schema's tables with its files."""
     summary = validate_rules(rules_dir)
     con.execute("create schema if not exists rules")
-    for table, columns in RULE_TABLES.items():
+    tables = dict(RULE_TABLES)
+    for table, columns in OPTIONAL_RULE_TABLES.items():
+        if (rules_dir / f"{table}.csv").exists():
+            tables[table] = columns
+        else:  # an absent file is an empty table
+            listing = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+            con.execute(f"create or replace table rules.{table} ({listing})")
+    for table, columns in tables.items():
         spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
         con.execute(
             f"""
             create or replace table rules.{table} as
-            select {", ".join(columns)}
+            select {", ".join(f'"{name}"' for name in columns)}
             from read_csv(?, header = true, auto_detect = false, columns = {spec},
                           delim = ',', quote = '"', escape = '"')
             """,

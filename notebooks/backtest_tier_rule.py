@@ -27,11 +27,11 @@
 # covers that window (entries earned from `date_from` to before `date_to`).
 # Keep the window short when exploring: every night is a full settlement run, twice. Paths are
 # relative to the repository root. The flow runs in Prefect's ephemeral mode unless
-# `PREFECT_API_URL` points to a server. Each section ends by building a small result; the last
-# cell prints them all as JSON.
+# `PREFECT_API_URL` points to a server. Charts are drawn as SVG in the kernel (offline). Each
+# section ends by building a small result; the last cell shows them as a table.
 
 # %% tags=["parameters"]
-warehouse = "warehouse/partner_ledger.duckdb"  # read only: the thresholds chart
+warehouse = "demo_output/warehouse/partner_ledger.duckdb"  # the demo's; read only: thresholds chart
 program_id = "prog_eur"
 period = "2025-06"  # the month of the thresholds chart
 rules = "seeds"  # the baseline rules folder
@@ -44,11 +44,10 @@ nights = "monthly"
 tier = "silver"  # the tier of program_id whose threshold changes
 min_customers = 3  # candidate min_customers (None: unchanged)
 min_revenue_cents = None  # candidate min_revenue_cents (None: unchanged)
-output_dir = None  # a folder: the charts are also saved there as HTML
+output_dir = None  # a folder: the charts are also saved there as SVG
 
 # %%
 # ruff: noqa: E402, B018 (notebook: imports follow the parameters cell; bare expressions display)
-import json
 import shutil
 import tempfile
 from datetime import date
@@ -61,7 +60,16 @@ from flows.backtest import backtest_flow
 
 alt.data_transformers.disable_max_rows()
 
-from flows.analysis import open_warehouse, resolve, save_charts
+from flows.analysis import (
+    enable_offline_charts,
+    money_axis,
+    open_warehouse,
+    resolve,
+    save_charts,
+    summary_table,
+)
+
+enable_offline_charts()
 
 charts: dict[str, alt.TopLevelMixin] = {}
 summary: dict[str, object] = {"program_id": program_id, "tier": tier}
@@ -116,6 +124,9 @@ pl.concat(
 
 # %%
 con = open_warehouse(warehouse)
+currency = con.execute(
+    "select any_value(currency) from fct_payout_batches where program_id = ?", [program_id]
+).fetchone()[0]
 try:
     partner_months = con.execute(
         """
@@ -142,7 +153,7 @@ points = (
     .mark_circle()
     .encode(
         x=alt.X("customers_count:Q", title="customers in the lookback"),
-        y=alt.Y("revenue_cents:Q", title="revenue in the lookback (cents)"),
+        y=alt.Y("revenue_cents:Q", axis=money_axis("revenue in the lookback", currency)),
         color=alt.Color("tier:N", title=f"tier in {period}"),
         tooltip=["partner_id", "tier", "customers_count", "revenue_cents"],
     )
@@ -213,7 +224,7 @@ charts["cost_by_month"] = (
     .encode(
         x=alt.X("month:O"),
         xOffset=alt.XOffset("rules:N"),
-        y=alt.Y("cost_cents:Q", title="commission cost (cents)"),
+        y=alt.Y("cost_cents:Q", axis=money_axis("commission cost", currency)),
         color=alt.Color("rules:N"),
         tooltip=["month", "rules", "cost_cents", "currency"],
     )
@@ -226,7 +237,7 @@ charts["difference_by_tier"] = (
     alt.Chart(by_tier)
     .mark_bar()
     .encode(
-        x=alt.X("difference_cents:Q", title="candidate − baseline (cents)"),
+        x=alt.X("difference_cents:Q", axis=money_axis("candidate − baseline", currency)),
         y=alt.Y("tier:N", title=None),
         tooltip=["tier", "baseline_cents", "candidate_cents", "difference_cents", "ratio"],
     )
@@ -276,5 +287,8 @@ by_partner.filter(pl.col("difference_cents") != 0).sort("difference_cents", desc
 # %%
 summary["charts"] = save_charts(charts, output_dir, "backtest_tier_rule")
 
+# %% [markdown]
+# ## Summary
+
 # %%
-print(json.dumps(summary, default=str))
+summary_table(summary)

@@ -22,17 +22,18 @@
 # files say what the warehouse says.
 #
 # Read-only over the marts (`fct_payout_batches`, `fct_payout_lines`, `fct_payout_statements`,
-# `fct_ledger_entries`, `fct_attributions`): the warehouse is opened `read_only`, so the nightly
-# run is never blocked. Paths are relative to the repository root. Each section ends by building
-# a small result; the last cell prints them all as JSON.
+# `fct_ledger_entries`, `dim_customers`): the warehouse is opened `read_only`, so the nightly
+# run is never blocked. Paths are relative to the repository root (the default warehouse is the
+# one `partner-ledger demo` writes). Charts are drawn as SVG in the kernel, so they render
+# offline. Each section ends by building a small result; the last cell shows them as a table.
 
 # %% tags=["parameters"]
-warehouse = "warehouse/partner_ledger.duckdb"
+warehouse = "demo_output/warehouse/partner_ledger.duckdb"  # where `partner-ledger demo` writes
 program_id = "prog_eur"
 period = "2025-06"
 out_dir = None  # e.g. "out": compare the published files under out/payouts/ with the tables
 top_n = 5  # how many of the largest lines to trace back to their touches
-output_dir = None  # a folder: the charts are also saved there as HTML
+output_dir = None  # a folder: the charts are also saved there as SVG
 
 # %%
 # ruff: noqa: E402, B018 (notebook: imports follow the parameters cell; bare expressions display)
@@ -45,7 +46,16 @@ import polars as pl
 alt.data_transformers.disable_max_rows()
 
 from flows import analysis
-from flows.analysis import open_warehouse, resolve, save_charts
+from flows.analysis import (
+    enable_offline_charts,
+    money_axis,
+    open_warehouse,
+    resolve,
+    save_charts,
+    summary_table,
+)
+
+enable_offline_charts()
 from flows.publish import PAYOUT_COLUMNS
 
 con = open_warehouse(warehouse)
@@ -105,7 +115,7 @@ charts["lines_by_method"] = (
     alt.Chart(by_method)
     .mark_bar()
     .encode(
-        x=alt.X("amount_cents:Q", title=f"paid ({currency} cents)"),
+        x=alt.X("amount_cents:Q", axis=money_axis("paid", currency)),
         y=alt.Y("payout_method:N", sort="-x", title=None),
         tooltip=["payout_method", "lines", "amount_cents"],
     )
@@ -128,7 +138,7 @@ charts["carried_by_reason"] = (
     alt.Chart(carried)
     .mark_bar()
     .encode(
-        x=alt.X("carried_cents:Q", title=f"carried forward ({currency} cents)"),
+        x=alt.X("carried_cents:Q", axis=money_axis("carried forward", currency)),
         y=alt.Y("carried_reason:N", sort="-x", title=None),
         tooltip=["carried_reason", "partners", "carried_cents"],
     )
@@ -141,35 +151,17 @@ charts["carried_by_reason"]
 # ## The largest lines, traced back to their touches
 #
 # A paid line pays the partner's opening balance (carried from earlier closes) plus the entries
-# this close settles. An entry settles at the first close, in period order, whose period end is
-# after its `available_at` and whose run had recorded it (`int_payout_statements`). The marts do
-# not carry that batch on the entry, so it is looked up here from `fct_payout_batches`; the
-# statement's commission/referral/clawback/adjustment columns check the lookup.
+# this close settles. Each ledger entry names the close that settled it (`settled_batch_id`)
+# and the line that paid it (`paid_batch_id`); the statement's commission/referral/clawback/
+# adjustment columns are checked against the settled entries here (and every night by dbt).
 
 # %%
 settled = query(
     """
-    with batches as (
-        select batch_id, period_end, as_of from fct_payout_batches where program_id = $program_id
-    ),
-    entries as (
-        select * from fct_ledger_entries
-        where program_id = $program_id and entry_type != 'payout'
-    ),
-    settlement as (
-        select entries.entry_id, arg_min(batches.batch_id, batches.period_end) as settled_batch_id
-        from entries
-        inner join batches
-            on entries.available_at < batches.period_end
-            and entries.recorded_at <= batches.as_of
-        group by entries.entry_id
-    )
     select entries.*
-    from entries
-    inner join settlement on entries.entry_id = settlement.entry_id
-    where settlement.settled_batch_id = $batch_id
+    from fct_ledger_entries as entries
+    where entries.settled_batch_id = $batch_id and entries.entry_type != 'payout'
     """,
-    program_id=program_id,
     batch_id=batch_id,
 )
 settled_by_partner = settled.group_by("partner_id").agg(
@@ -196,10 +188,11 @@ lookup_mismatches
 # %%
 winners = query(
     """
-    select program_id, customer_key, touch_source, touch_id, touched_at, converted_at,
-        touch_partner_id
-    from fct_attributions
-    where program_id = $program_id and is_winner
+    select program_id, customer_key, winning_touch_source as touch_source,
+        winning_touch_id as touch_id, winning_touched_at as touched_at, converted_at,
+        partner_id as touch_partner_id
+    from dim_customers
+    where program_id = $program_id and is_attributed
     """,
     program_id=program_id,
 )
@@ -211,8 +204,10 @@ trace = (
         on=["program_id", "customer_key"],
         how="left",
     )
+    .join(lines.select("partner_id", "partner_name"), on="partner_id", how="left")
     .select(
         "partner_id",
+        "partner_name",
         "entry_type",
         "amount_cents",
         "earned_at",
@@ -273,16 +268,16 @@ trace
 # %%
 charts["top_lines_trace"] = (
     alt.Chart(
-        trace.group_by(["partner_id", "entry_type", "winner_touch_source"]).agg(
+        trace.group_by(["partner_name", "entry_type", "winner_touch_source"]).agg(
             amount_cents=pl.col("amount_cents").sum()
         )
     )
     .mark_bar()
     .encode(
-        x=alt.X("amount_cents:Q", title=f"settled in {period} ({currency} cents)"),
-        y=alt.Y("partner_id:N", title=None),
+        x=alt.X("amount_cents:Q", axis=money_axis(f"settled in {period}", currency)),
+        y=alt.Y("partner_name:N", title=None),
         color=alt.Color("winner_touch_source:N", title="winning touch"),
-        tooltip=["partner_id", "entry_type", "winner_touch_source", "amount_cents"],
+        tooltip=["partner_name", "entry_type", "winner_touch_source", "amount_cents"],
     )
     .properties(title=f"{batch_id}: the {top_n} largest lines by the touch that earned them")
 )
@@ -418,5 +413,8 @@ files_check
 summary["charts"] = save_charts(charts, output_dir, "payout_review")
 con.close()
 
+# %% [markdown]
+# ## Summary
+
 # %%
-print(json.dumps(summary, default=str))
+summary_table(summary)

@@ -23,20 +23,20 @@
 #
 # Read-only over the warehouse (`duckdb.connect(..., read_only=True)`): the marts, plus the
 # intermediate models that hold what no mart exposes yet (clicks, signups, paid events with their
-# basis). Money is in the program's minor units (`*_cents`); paths are relative to the
-# repository root. Each section ends by building a small result; the last cell prints them all
-# as JSON.
+# basis). Money is kept in the program's minor units (`*_cents`) and charted in currency units;
+# charts are drawn as SVG in the kernel, so they render offline. Paths are relative to the
+# repository root. Each section ends by building a small result; the last cell shows them as a
+# table.
 
 # %% tags=["parameters"]
-warehouse = "warehouse/partner_ledger.duckdb"
+warehouse = "demo_output/warehouse/partner_ledger.duckdb"  # where `partner-ledger demo` writes
 program_id = "prog_eur"
 period = "2025-06"  # the last month shown (everything before its end)
 top_n = 10
-output_dir = None  # a folder: the charts are also saved there as HTML
+output_dir = None  # a folder: the charts are also saved there as SVG
 
 # %%
 # ruff: noqa: E402, B018 (notebook: imports follow the parameters cell; bare expressions display)
-import json
 from datetime import date
 
 import altair as alt
@@ -46,7 +46,15 @@ import polars.selectors as cs
 alt.data_transformers.disable_max_rows()
 
 from flows import analysis
-from flows.analysis import open_warehouse, save_charts
+from flows.analysis import (
+    enable_offline_charts,
+    money_axis,
+    open_warehouse,
+    save_charts,
+    summary_table,
+)
+
+enable_offline_charts()
 
 con = open_warehouse(warehouse)
 
@@ -87,31 +95,24 @@ summary: dict[str, object] = {
 # %% [markdown]
 # ## The data
 #
-# One row per customer with the winning partner and touch source (`fct_attributions`), paid
-# events with their basis and month number, the ledger's cost entries, and visible valid clicks
-# mapped to partners by `partner_code` (clicks to an unknown code stay unmapped).
+# One row per customer with the winning partner and touch source (`dim_customers`), paid
+# events with their basis and month number (`fct_paid_events`), the ledger's cost entries,
+# partners (`dim_partners`), and visible valid clicks mapped to partners by `partner_code`
+# (clicks to an unknown code stay unmapped).
 
 # %%
 customers = query(
     """
-    with winners as (
-        select distinct program_id, customer_key, partner_id, winning_touch_source
-        from fct_attributions
-        where program_id = $program_id
-    )
     select
-        customers.customer_key,
-        customers.signed_up_at,
-        customers.first_paid_at,
-        strftime(customers.first_paid_at, '%Y-%m') as cohort,
-        winners.partner_id,
-        coalesce(winners.winning_touch_source, 'unattributed') as source
-    from intermediate.int_customers_identified as customers
-    left join winners
-        on customers.program_id = winners.program_id
-        and customers.customer_key = winners.customer_key
-    where customers.program_id = $program_id
-        and customers.converted_at < $period_end
+        customer_key,
+        signed_up_at,
+        first_paid_at,
+        strftime(first_paid_at, '%Y-%m') as cohort,
+        partner_id,
+        coalesce(winning_touch_source, 'unattributed') as source
+    from dim_customers
+    where program_id = $program_id
+        and converted_at < $period_end
     """,
     program_id=program_id,
     period_end=period_end,
@@ -122,7 +123,7 @@ customers = query(
 BASIS_SCALE = 10**12
 scale_breaks = query(
     """
-    select count(*) as events from intermediate.int_paid_events_numbered
+    select count(*) as events from fct_paid_events
     where currency = program_currency
         and basis_scaled != cast(basis_cents as hugeint) * $basis_scale
     """,
@@ -135,7 +136,7 @@ events = query(
     select customer_key, paid_event_type, paid_event_id, paid_at,
         strftime(paid_at, '%Y-%m') as month, month_number, currency as event_currency,
         cast(basis_scaled / $basis_scale as decimal(38, 6)) as revenue_cents
-    from intermediate.int_paid_events_numbered
+    from fct_paid_events
     where program_id = $program_id and paid_at < $period_end
     """,
     program_id=program_id,
@@ -173,8 +174,7 @@ clicks = query(
     period_end=period_end,
 )
 partners = query(
-    "select partner_id, partner_name, status from intermediate.int_partners_current "
-    "where program_id = $program_id",
+    "select partner_id, partner_name, status from dim_partners where program_id = $program_id",
     program_id=program_id,
 )
 summary["rows"] = {
@@ -397,13 +397,13 @@ month_measures = by_month.unpivot(
     on=["attributed_revenue_cents", "commission_cents", "clawback_cents"],
     variable_name="measure",
     value_name="cents",
-)
+).with_columns(pl.col("measure").str.strip_suffix("_cents").str.replace("_", " "))
 charts["revenue_commission_by_month"] = (
     alt.Chart(month_measures)
     .mark_line(point=True)
     .encode(
         x=alt.X("month:O"),
-        y=alt.Y("cents:Q", title=f"{currency} cents"),
+        y=alt.Y("cents:Q", axis=money_axis("amount", currency)),
         color=alt.Color("measure:N"),
         tooltip=["month", "measure", "cents"],
     )
@@ -417,7 +417,7 @@ def stacked(frame: pl.DataFrame, dimension: str, measure: str, title: str) -> al
         .mark_bar()
         .encode(
             x=alt.X("month:O"),
-            y=alt.Y(f"{measure}:Q", title=f"{currency} cents"),
+            y=alt.Y(f"{measure}:Q", axis=money_axis("amount", currency)),
             color=alt.Color(f"{dimension}:N"),
             tooltip=["month", dimension, measure],
         )
@@ -521,7 +521,7 @@ charts["top_partners"] = (
     alt.Chart(top_partners)
     .mark_bar()
     .encode(
-        x=alt.X("earnings_cents:Q", title=f"net earnings ({currency} cents)"),
+        x=alt.X("earnings_cents:Q", axis=money_axis("net earnings", currency)),
         y=alt.Y("partner_name:N", sort="-x", title=None),
         color=alt.Color("tier:N", title=f"tier in {period}"),
         tooltip=top_partners.columns,
@@ -600,5 +600,8 @@ charts["cohorts"]
 summary["charts"] = save_charts(charts, output_dir, "program_performance")
 con.close()
 
+# %% [markdown]
+# ## Summary
+
 # %%
-print(json.dumps(summary, default=str))
+summary_table(summary)

@@ -2,8 +2,10 @@
 
 Each notebook (a jupytext percent file) is converted to a notebook in memory, its `parameters`
 cell replaced papermill-style, and executed with nbclient on the `python3` kernel of this
-environment. Every notebook ends by printing a JSON summary of its sections; the tests parse it
-and check that the numbers are meaningful and agree with the warehouse.
+environment. Every notebook ends with a readable summary table of its sections; the test appends
+one cell that prints the same `summary` as JSON, parses it and checks that the numbers are
+meaningful and agree with the warehouse, and that every chart was drawn as an image (SVG with
+marks, rendered in the kernel without network).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def _parameter_names(notebook: nbformat.NotebookNode) -> set[str]:
 
 
 def run_notebook(name: str, parameters: dict, env: dict[str, str] | None = None) -> dict:
-    """Execute notebooks/<name>.py with `parameters`; return the JSON its last cell prints."""
+    """Execute notebooks/<name>.py with `parameters`; return its `summary`, printed as JSON by a
+    cell the test appends after the notebook's own last cell (a readable table)."""
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
     unknown = set(parameters) - _parameter_names(notebook)
     assert not unknown, f"{name}: not parameters of the notebook: {sorted(unknown)}"
@@ -59,6 +62,9 @@ def run_notebook(name: str, parameters: dict, env: dict[str, str] | None = None)
         metadata={"tags": ["injected-parameters"]},
     )
     notebook.cells.insert(index + 1, injected)
+    notebook.cells.append(
+        nbformat.v4.new_code_cell("import json\nprint(json.dumps(summary, default=str))")
+    )
     client = NotebookClient(
         notebook,
         kernel_name="python3",
@@ -66,6 +72,16 @@ def run_notebook(name: str, parameters: dict, env: dict[str, str] | None = None)
         resources={"metadata": {"path": str(REPO)}},
     )
     client.execute(env=env if env is not None else dict(os.environ))
+    # the notebook's own last cell shows a table, not a JSON dump
+    last = notebook.cells[-2]
+    assert last.source.strip() == "summary_table(summary)", last.source
+    assert any("text/html" in output.get("data", {}) for output in last.outputs), last.outputs
+    # every chart cell shows an SVG drawn in the kernel: nothing for a browser to fetch
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            bundle = output.get("data", {})
+            assert "application/vnd.vegalite.v5+json" not in bundle or "image/svg+xml" in bundle
+            assert "cdn.jsdelivr" not in str(bundle.get("text/html", ""))
     printed = "".join(
         output.get("text", "")
         for output in notebook.cells[-1].get("outputs", [])
@@ -222,9 +238,12 @@ def test_program_performance(demo_replayed, tmp_path: Path) -> None:
     assert cohorts["commission_cents"] == commission
     assert cohorts["max_month_number"] == 12
     assert summary["charts"] and all(summary["charts"].values())
-    assert {path.name for path in charts.glob("*.html")} == {
-        f"program_performance_{name}.html" for name in summary["charts"]
+    assert {path.name for path in charts.glob("*.svg")} == {
+        f"program_performance_{name}.svg" for name in summary["charts"]
     }
+    for path in charts.glob("*.svg"):
+        svg = path.read_text()
+        assert svg.startswith("<svg") and 'role="graphics-symbol"' in svg, path.name
 
 
 @pytest.mark.parametrize(

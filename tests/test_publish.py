@@ -128,8 +128,14 @@ def assert_absent_or_complete(program_folder: Path, reference: Path) -> set[str]
         manifest_path = entry / "manifest.json"
         assert manifest_path.is_file(), f"{entry} exists without its manifest"
         manifest = json.loads(manifest_path.read_text())
-        assert set(manifest["files"]) == {"payouts.csv", "payouts.parquet", "statements.csv"} | (
-            {"sepa.xml"} if "sepa.xml" in manifest["files"] else set()
+        names = set(manifest["files"])
+        spec_files = {"payouts.csv", "payouts.parquet", "statements.csv"}
+        assert spec_files <= names
+        # the optional SPEC file and issue 14's additions: rails and one statement per partner
+        assert all(
+            name in {"sepa.xml", "paypal_payouts.csv", "wise_batch.csv"}
+            or (name.startswith("statement-") and name.endswith(".html"))
+            for name in names - spec_files
         )
         assert {p.name for p in entry.iterdir()} == set(manifest["files"]) | {"manifest.json"}
         for name, digest in manifest["files"].items():

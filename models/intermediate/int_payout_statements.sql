@@ -48,66 +48,9 @@ earlier_payouts as (
 ),
 {% endif %}
 
-{#- The close that settles each entry: the first one, in period order, whose end is after the
-    entry's available_at and whose run had recorded it. Both conditions only become true later
-    in period order (periods end later, and are closed in order, so closed_as_of never goes
-    down): the first close meeting both is the later of the first close meeting each. The
-    first that ends after available_at is the period of available_at (or the program's first
-    period); the first whose run had recorded the entry is looked up once per recording night.
-    Written this way, no entry meets more than one close row: joining every entry to every
-    close of its program grows with the whole history, night after night. -#}
-program_periods as (
-    select
-        program_id,
-        min(period_start) as first_period_start,
-        max(period_start) as last_period_start
-    from batches
-    group by program_id
-),
-
-recordings as (
-    select distinct program_id, recorded_at from accruals
-),
-
-first_close_after_recording as (
-    select
-        recordings.program_id,
-        recordings.recorded_at,
-        min(batches.period_start) as period_start
-    from recordings
-    inner join batches
-        on recordings.program_id = batches.program_id
-        and recordings.recorded_at <= batches.closed_as_of
-    group by recordings.program_id, recordings.recorded_at
-),
-
-settling as (
-    select
-        accruals.*,
-        case
-            when first_close_after_recording.period_start is not null then greatest(
-                {{ month_start('accruals.available_at') }},
-                program_periods.first_period_start,
-                first_close_after_recording.period_start
-            )
-        end as settling_period_start,
-        program_periods.last_period_start
-    from accruals
-    left join program_periods
-        on accruals.program_id = program_periods.program_id
-    left join first_close_after_recording
-        on accruals.program_id = first_close_after_recording.program_id
-        and accruals.recorded_at = first_close_after_recording.recorded_at
-),
-
-{#- settled only when that close has happened (it is not later than the last closed period) -#}
+{#- Which close settles each entry: one rule, in int_ledger_entries_settled. -#}
 settled_accruals as (
-    select
-        *,
-        case
-            when settling_period_start <= last_period_start then settling_period_start
-        end as settled_period_start
-    from settling
+    select * from {{ ref('int_ledger_entries_settled') }}
 ),
 
 partner_batches as (

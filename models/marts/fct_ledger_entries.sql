@@ -1,8 +1,10 @@
 {#- The ledger (SPEC §2.8): every accrual entry appended by the nightly runs, and the payout
     entries of the closed periods (negative: the amount owed goes down). Both stores are
-    append-only, so this table only ever grows. -#}
+    append-only, so this table only ever grows. Each entry names the close that settled it
+    (settled_batch_id: the statement that counts it) and the payout line that paid it
+    (paid_batch_id), so that a payout line leads to its entries and an entry to its line. -#}
 with accruals as (
-    select * from {{ ref('int_ledger_accruals') }}
+    select * from {{ ref('int_ledger_entries_settled') }}
 ),
 
 payouts as (
@@ -10,31 +12,64 @@ payouts as (
     where payout_cents > 0
 ),
 
+{#- A paid close pays the partner's whole payable (its closing balance is 0), so it pays every
+    entry settled since the partner's previous paid close: an entry is paid by the first close
+    at or after its settling close that paid the partner. Looked up once per partner and
+    settling close, not per entry. -#}
+settled_groups as (
+    select distinct program_id, partner_id, settled_period_start
+    from accruals
+    where settled_period_start is not null
+),
+
+paying_closes as (
+    select
+        settled_groups.program_id,
+        settled_groups.partner_id,
+        settled_groups.settled_period_start,
+        min(payouts.period_start) as paid_period_start
+    from settled_groups
+    inner join payouts
+        on settled_groups.program_id = payouts.program_id
+        and settled_groups.partner_id = payouts.partner_id
+        and payouts.period_start >= settled_groups.settled_period_start
+    group by settled_groups.program_id, settled_groups.partner_id, settled_groups.settled_period_start
+),
+
 accrual_entries as (
     select
-        entry_id,
-        program_id,
-        partner_id,
-        currency,
-        entry_type,
-        amount_cents,
-        earned_at,
-        available_at,
-        recorded_at,
-        source_key,
-        paid_event_type,
-        paid_event_id,
-        customer_key,
-        referred_partner_id,
-        tier,
-        phase,
-        month_number,
-        rate_bps,
-        rate_version,
-        touch_source,
-        touch_id,
-        cast(null as {{ dbt.type_string() }}) as batch_id
+        accruals.entry_id,
+        accruals.program_id,
+        accruals.partner_id,
+        accruals.currency,
+        accruals.entry_type,
+        accruals.amount_cents,
+        accruals.earned_at,
+        accruals.available_at,
+        accruals.recorded_at,
+        accruals.source_key,
+        accruals.paid_event_type,
+        accruals.paid_event_id,
+        accruals.customer_key,
+        accruals.referred_partner_id,
+        accruals.tier,
+        accruals.phase,
+        accruals.month_number,
+        accruals.rate_bps,
+        accruals.rate_version,
+        accruals.touch_source,
+        accruals.touch_id,
+        cast(null as {{ dbt.type_string() }}) as batch_id,
+        accruals.settled_batch_id,
+        case
+            when paying_closes.paid_period_start is not null
+                then accruals.program_id || '-' || {{ year_month_text('paying_closes.paid_period_start') }}
+        end as paid_batch_id
     from accruals
+    left join paying_closes
+        on accruals.program_id = paying_closes.program_id
+        and accruals.partner_id = paying_closes.partner_id
+        and accruals.settled_period_start = paying_closes.settled_period_start
 ),
 
 payout_entries as (
@@ -60,7 +95,9 @@ payout_entries as (
         cast(null as date) as rate_version,
         cast(null as {{ dbt.type_string() }}) as touch_source,
         cast(null as {{ dbt.type_string() }}) as touch_id,
-        batch_id
+        batch_id,
+        batch_id as settled_batch_id,
+        batch_id as paid_batch_id
     from payouts
 )
 

@@ -21,7 +21,7 @@ balances as (
         cast(sum(case when entry_type = 'adjustment' then amount_cents else 0 end) as bigint) as adjustment_cents,
         cast(-sum(case when entry_type = 'payout' then amount_cents else 0 end) as bigint) as paid_cents,
         cast(sum(amount_cents) as bigint) as balance_cents,
-        cast(sum(case when available_at >= {{ as_of_ts() }} then amount_cents else 0 end) as bigint) as held_cents
+        cast(sum(case when entry_type != 'payout' and available_at >= {{ as_of_ts() }} then amount_cents else 0 end) as bigint) as held_cents
     from entries
     group by program_id, partner_id, currency
 )

@@ -1,0 +1,22 @@
+-- Every payout line equals the sum of the ledger entries it paid (paid_batch_id), and every paid entry belongs to a line.
+with lines as (
+    select batch_id, partner_id, amount_cents from {{ ref('fct_payout_lines') }}
+),
+
+paid_entries as (
+    select paid_batch_id as batch_id, partner_id, sum(amount_cents) as paid_cents
+    from {{ ref('fct_ledger_entries') }}
+    where entry_type != 'payout' and paid_batch_id is not null
+    group by paid_batch_id, partner_id
+)
+
+select
+    coalesce(lines.batch_id, paid_entries.batch_id) as batch_id,
+    coalesce(lines.partner_id, paid_entries.partner_id) as partner_id,
+    lines.amount_cents,
+    paid_entries.paid_cents
+from lines
+full outer join paid_entries
+    on lines.batch_id = paid_entries.batch_id
+    and lines.partner_id = paid_entries.partner_id
+where lines.amount_cents is distinct from paid_entries.paid_cents

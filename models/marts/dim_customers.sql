@@ -1,0 +1,34 @@
+{#- One row per program and customer (SPEC §1.2, §2.2): identity, conversion, the winning
+    touch and partner (none when no touch is eligible), and the first paid event that counts. -#}
+with customers as (
+    select * from {{ ref('int_customers_identified') }}
+),
+
+attributed as (
+    select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
+    from {{ ref('int_customers_attributed') }}
+)
+
+select
+    customers.program_id || '|' || customers.customer_key as customer_id,
+    customers.program_id,
+    customers.customer_key,
+    customers.customer_email,
+    customers.signed_up_at,
+    customers.signup_click_id,
+    customers.stripe_click_id,
+    customers.converted_at,
+    case when customers.signed_up_at is not null then 'signup' else 'first_paid_event' end
+        as conversion_source,
+    attributed.partner_id,
+    attributed.touch_source as winning_touch_source,
+    attributed.touch_id as winning_touch_id,
+    attributed.touched_at as winning_touched_at,
+    attributed.partner_id is not null as is_attributed,
+    customers.first_paid_event_key,
+    customers.first_paid_at,
+    customers.first_event_coupon_code
+from customers
+left join attributed
+    on customers.program_id = attributed.program_id
+    and customers.customer_key = attributed.customer_key

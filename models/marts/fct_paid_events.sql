@@ -1,0 +1,67 @@
+{#- Every paid event that counts (SPEC §2.3: not quarantined), with its basis in the program's
+    currency, its customer and month number, the partner the customer is attributed to (none
+    when unattributed) and what it earned in the ledger, net of corrections and clawbacks.
+    One row per paid_event_key. -#}
+with events as (
+    select * from {{ ref('int_paid_events_numbered') }}
+),
+
+attributed as (
+    select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
+    from {{ ref('int_customers_attributed') }}
+),
+
+entries as (
+    select * from {{ ref('fct_ledger_entries') }}
+    where paid_event_id is not null
+),
+
+earned_by_event as (
+    select
+        program_id,
+        paid_event_type,
+        paid_event_id,
+        cast(sum(case when entry_type = 'commission' then amount_cents else 0 end) as bigint)
+            as commission_cents,
+        cast(sum(case when entry_type = 'referral_commission' then amount_cents else 0 end) as bigint)
+            as referral_commission_cents,
+        cast(sum(case when entry_type in ('clawback', 'referral_clawback') then amount_cents else 0 end) as bigint)
+            as clawback_cents
+    from entries
+    group by program_id, paid_event_type, paid_event_id
+)
+
+select
+    events.paid_event_key,
+    events.paid_event_type,
+    events.paid_event_id,
+    events.program_id,
+    events.customer_key,
+    events.paid_at,
+    {{ year_month_text('events.paid_at') }} as paid_month,
+    events.month_number,
+    events.event_sequence,
+    events.currency,
+    events.event_amount_cents,
+    events.basis_cents,
+    events.program_currency,
+    events.fx_rate,
+    events.basis_scaled,
+    {#- for reading only: the rules use basis_scaled (cents × 10^12), never a rounded basis -#}
+    {{ round_half_away('events.basis_scaled', basis_scale()) }} as program_basis_cents,
+    attributed.partner_id,
+    attributed.touch_source,
+    attributed.touch_id,
+    attributed.touched_at,
+    coalesce(earned_by_event.commission_cents, 0) as commission_cents,
+    coalesce(earned_by_event.referral_commission_cents, 0) as referral_commission_cents,
+    coalesce(earned_by_event.clawback_cents, 0) as clawback_cents,
+    coalesce(earned_by_event.commission_cents, 0) != 0 as has_earned
+from events
+left join attributed
+    on events.program_id = attributed.program_id
+    and events.customer_key = attributed.customer_key
+left join earned_by_event
+    on events.program_id = earned_by_event.program_id
+    and events.paid_event_type = earned_by_event.paid_event_type
+    and events.paid_event_id = earned_by_event.paid_event_id

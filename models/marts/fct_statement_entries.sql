@@ -1,0 +1,71 @@
+{#- The ledger entries behind each partner statement (SPEC §3.2), line by line: the entries a
+    close settles (settled_batch_id: they make up the statement's activity columns) and the
+    entries on hold at the close (earned before the period's end, available after it, recorded
+    by the closing run: they make up held_cents), one row per batch, entry and kind. What a
+    partner's statement lists; payouts are the statement's own line. -#}
+with entries as (
+    select * from {{ ref('fct_ledger_entries') }}
+    where entry_type != 'payout'
+),
+
+batches as (
+    select batch_id, program_id, period_start, period_end, as_of
+    from {{ ref('fct_payout_batches') }}
+),
+
+settled as (
+    select
+        entries.settled_batch_id as batch_id,
+        'settled' as line_kind,
+        entries.entry_id
+    from entries
+    where entries.settled_batch_id is not null
+),
+
+{#- an entry is on hold at every close between its event and its release: a hold of a few days
+    or weeks meets one or two closes -#}
+held as (
+    select
+        batches.batch_id,
+        'held' as line_kind,
+        entries.entry_id
+    from entries
+    inner join batches
+        on entries.program_id = batches.program_id
+        and entries.earned_at < batches.period_end
+        and entries.available_at >= batches.period_end
+        and entries.recorded_at <= batches.as_of
+),
+
+lines as (
+    select * from settled
+    union all
+    select * from held
+)
+
+select
+    lines.batch_id || '|' || lines.entry_id || '|' || lines.line_kind as statement_entry_id,
+    lines.batch_id,
+    lines.line_kind,
+    entries.program_id,
+    entries.partner_id,
+    entries.entry_id,
+    entries.entry_type,
+    entries.amount_cents,
+    {{ currency_minor_digits('entries.currency') }} as minor_digits,
+    entries.currency,
+    entries.earned_at,
+    entries.available_at,
+    entries.recorded_at,
+    entries.source_key,
+    entries.paid_event_type,
+    entries.paid_event_id,
+    entries.customer_key,
+    entries.referred_partner_id,
+    entries.tier,
+    entries.phase,
+    entries.month_number,
+    entries.rate_bps
+from lines
+inner join entries
+    on lines.entry_id = entries.entry_id

@@ -1,0 +1,137 @@
+"""Partner statements in HTML (issue 14), from the worked example run by real nightly flows: one
+per statements.csv row, private and in the manifest, amounts in currency units from integer cents,
+clawbacks naming the refund and the payment they reverse, held amounts with their release date,
+the carried reason in words; and every value escaped, whatever a partner or customer is called."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.statements_html import Amounts, render_statement, statement_file_name
+
+PROGRAM = "prog_lumen"
+PERIODS = ("2025-03", "2025-04", "2025-05")
+
+
+class _Text(HTMLParser):
+    """The page as a reader sees it: its text, and the tags the browser would build."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        self.tags.add(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _read(content: str) -> _Text:
+    parser = _Text()
+    parser.feed(content)
+    return parser
+
+
+@pytest.fixture(scope="module")
+def built(example_three_nights: Path):
+    con = duckdb.connect(str(example_three_nights / "warehouse" / "example.duckdb"), read_only=True)
+    yield example_three_nights / "out" / "payouts" / PROGRAM, con
+    con.close()
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_one_private_listed_statement_per_row(built, period: str) -> None:
+    payouts, _ = built
+    folder = payouts / period
+    with (folder / "statements.csv").open(newline="") as handle:
+        partners = [row["partner_id"] for row in csv.DictReader(handle)]
+    pages = sorted(path.name for path in folder.glob("statement-*.html"))
+    assert pages == sorted(f"statement-{partner}.html" for partner in partners)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in pages:
+        path = folder / name
+        assert manifest["files"][name] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert path.stat().st_mode & 0o777 == 0o600
+        page = path.read_text(encoding="utf-8")
+        assert "<script" not in page and "http" not in page  # self-contained, works offline
+
+
+def test_statement_reads_as_the_ledger_says(built) -> None:
+    payouts, _ = built
+    mira = _read((payouts / "2025-04" / "statement-pt_mira.html").read_text())
+    text = " ".join(" ".join(mira.text).split())
+    assert "Mira Costa" in text and "Payout by SEPA transfer -126.40" in text
+    assert "Commissions 125.00" in text and "Closing balance (carried forward) 0.00" in text
+    assert "cust_emil sale so_5003 (month 1, 35 %) 70.00" in text
+    olga = " ".join(
+        " ".join(_read((payouts / "2025-04" / "statement-pt_olga.html").read_text()).text).split()
+    )
+    assert "refund re_dario_setup of payment ch_dario_setup -105.00" in olga
+    assert "Closing balance (carried forward) -85.00" in olga
+    assert "refunds took back more than you earned" in olga
+    # May's close holds Mira's late-May commissions: each with the date it becomes payable
+    may = " ".join(
+        " ".join(_read((payouts / "2025-05" / "statement-pt_mira.html").read_text()).text).split()
+    )
+    assert "On hold" in may and "Payable from" in may
+
+
+def test_held_lines_sum_to_held_and_amounts_are_exact(built) -> None:
+    _, con = built
+    mismatched = con.execute(
+        """
+        select statements.batch_id, statements.partner_id
+        from fct_payout_statements as statements
+        left join (
+            select batch_id, partner_id, sum(amount_cents) as cents
+            from fct_statement_entries where line_kind = 'held' group by all
+        ) as held
+            on statements.batch_id = held.batch_id and statements.partner_id = held.partner_id
+        where statements.held_cents != coalesce(held.cents, 0)
+        """
+    ).fetchall()
+    assert mismatched == []
+    assert Amounts(2)(123456789012345) == "1,234,567,890,123.45"
+    assert Amounts(2)(-5) == "-0.05" and Amounts(0)(1500) == "1,500"
+    assert Amounts(3)(1001) == "1.001"
+
+
+def test_names_render_as_text_never_markup(built) -> None:
+    _, con = built
+    cursor = con.execute(
+        "select * from fct_payout_statements where batch_id = 'prog_lumen-2025-04' "
+        "and partner_id = 'pt_olga'"
+    )
+    columns = [column[0] for column in cursor.description]
+    statement = dict(zip(columns, cursor.fetchone(), strict=True))
+    cursor = con.execute(
+        "select * from fct_statement_entries where batch_id = 'prog_lumen-2025-04' "
+        "and partner_id = 'pt_olga'"
+    )
+    columns = [column[0] for column in cursor.description]
+    entries = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    hostile_name = '<script>alert("x")</script></td></tr></table><b>'
+    hostile_customer = "</td><img src=x onerror=alert(1)>"
+    statement = {**statement, "partner_name": hostile_name, "partner_id": "pt_<i>olga"}
+    entries = [{**entry, "customer_key": hostile_customer} for entry in entries]
+    page = render_statement(statement, entries).decode("utf-8")
+    parsed = _read(page)
+    assert {"script", "img", "b", "i"}.isdisjoint(parsed.tags)
+    text = "".join(parsed.text)
+    assert hostile_name in text and hostile_customer in text and "pt_<i>olga" in text
+
+
+def test_file_names_are_safe_for_any_partner_id() -> None:
+    assert statement_file_name("pt_mira") == "statement-pt_mira.html"
+    for hostile in ("../../etc/passwd", "a/b", ".hidden", "x" * 200, "名前", ""):
+        name = statement_file_name(hostile)
+        assert name.startswith("statement-id-") and "/" not in name and name.endswith(".html")
