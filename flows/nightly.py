@@ -1,9 +1,11 @@
 """The nightly settlement run as one Prefect flow of small typed tasks (SPEC §3.3 `run`).
 
 write → audit → publish: the run works on a copy of the warehouse; ingest, rules and the dbt
-build write there; Great Expectations audits the batches the run closes; only then is the copy
-renamed over the warehouse (commit) and the missing batch folders published from it. A failure
-anywhere before the commit leaves the warehouse and the payout folders exactly as they were.
+build write there; Great Expectations audits the batches the run closes; the missing batch
+folders are rendered from the copy and staged aside (a batch whose files cannot be produced stops
+the run here); only then is the copy renamed over the warehouse (commit) and the staged folders
+renamed into place. A failure anywhere before the commit leaves the warehouse and the payout
+folders exactly as they were.
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.checks import check_new_batches
-from flows.config import RunConfig, dbt_target_dir, run_record_path
+from flows.config import RunConfig, dbt_log_dir, dbt_target_dir, run_record_path
 from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
 from flows.lock import one_writer
-from flows.publish import publish_missing
+from flows.publish import (
+    StagedBatch,
+    discard_staged,
+    place_staged,
+    publish_missing,
+    stage_missing,
+)
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
 
@@ -74,6 +82,7 @@ def prepare_working_copy(warehouse: Path) -> Path:
         stale.unlink(missing_ok=True)
     if warehouse.exists():
         shutil.copyfile(warehouse, work)
+        work.chmod(0o600)  # it becomes the warehouse: owner-only from the start
     return work
 
 
@@ -139,9 +148,11 @@ def load_rules_folder(work: Path, rules: Path) -> list[str]:
 
 
 @task
-def build(work: Path, as_of: date, target_dir: Path | None = None) -> int:
+def build(
+    work: Path, as_of: date, target_dir: Path | None = None, log_dir: Path | None = None
+) -> int:
     """`dbt build`: models and data tests; a failing test stops the run before the commit."""
-    result = dbt_build(work, as_of.isoformat(), target_dir=target_dir)
+    result = dbt_build(work, as_of.isoformat(), target_dir=target_dir, log_dir=log_dir)
     _logger().info("dbt built %d node(s)", result.nodes)
     return result.nodes
 
@@ -170,17 +181,32 @@ def commit(work: Path, warehouse: Path) -> None:
     wal = work.with_name(work.name + ".wal")
     if wal.exists():
         raise RuntimeError(f"{work} still has a write-ahead log after checkpoint; not committed")
+    os.chmod(work, 0o600)  # the warehouse is owner-only from the instant it is in place
     with open(work, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(work, warehouse)
 
 
+@task
+def stage(work: Path, out: Path) -> list[StagedBatch]:
+    """Render and check the files of every batch folder that is missing, from the run's copy,
+    into hidden folders beside their places: before the commit, so that no batch is committed
+    whose files cannot be produced (flows.publish)."""
+    con = connect(work, read_only=True)
+    try:
+        return stage_missing(con, out)
+    finally:
+        con.close()
+
+
 @task(retries=2, retry_delay_seconds=2)
-def publish(warehouse: Path, out: Path) -> list[str]:
-    """Write every closed batch folder that is missing."""
+def publish(warehouse: Path, out: Path, staged: list[StagedBatch]) -> list[str]:
+    """Rename the staged batch folders into place, then write any other closed batch folder that
+    is missing (one a killed run had staged but not placed)."""
+    published = place_staged(staged)
     con = connect(warehouse, read_only=True)
     try:
-        published = publish_missing(con, out)
+        published += publish_missing(con, out)
     finally:
         con.close()
     for batch in published:
@@ -299,12 +325,21 @@ def nightly_settlement(
         load_rules_folder(work, config.rules)
         lap("rules")
         summary.models_built = build(
-            work, config.as_of, target_dir=dbt_target_dir(config.warehouse)
+            work,
+            config.as_of,
+            target_dir=dbt_target_dir(config.warehouse),
+            log_dir=dbt_log_dir(config.warehouse),
         )
         lap("dbt_build")
         summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]))
         lap("audit")
-        commit(work, config.warehouse)
+        staged = stage(work, config.out)
+        lap("stage")
+        try:
+            commit(work, config.warehouse)
+        except BaseException:
+            discard_staged(staged)
+            raise
         lap("commit")
     finally:
         working_copy_path(config.warehouse).unlink(missing_ok=True)
@@ -312,7 +347,7 @@ def nightly_settlement(
     summary.rows_loaded = loaded["rows_loaded"]
     summary.rows_rejected = loaded["rows_rejected"]
     summary.stripe_api_objects = loaded["api_objects"]
-    summary.batches_published = publish(config.warehouse, config.out)
+    summary.batches_published = publish(config.warehouse, config.out, staged)
     lap("publish")
     summarize(config.warehouse, summary, before)
     write_run_record(config, summary)
