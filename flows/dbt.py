@@ -56,6 +56,7 @@ def dbt_build(
     target_dir: Path | None = None,
     log_dir: Path | None = None,
     threads: int | None = None,
+    empty: bool = False,
 ) -> DbtResult:
     """`dbt build` (models and data tests) on `warehouse` for the night `as_of`.
 
@@ -80,6 +81,8 @@ def dbt_build(
         args += ["--select", select]
     if threads:
         args += ["--threads", str(threads)]
+    if empty:  # every model and its table, with no rows (a rebuild's start, flows/rebuild.py)
+        args += ["--empty"]
     target = (target_dir or PROJECT_DIR / "target").resolve()
     logs = (log_dir or target / "logs").resolve()
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)

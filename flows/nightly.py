@@ -34,6 +34,7 @@ from flows.publish import (
     publish_missing,
     stage_missing,
 )
+from flows.rebuild import check_warehouse, published_folders, seed_published
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
 
@@ -308,6 +309,14 @@ def nightly_settlement(
     """
     as_of = as_of or datetime.now(UTC).date()
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
+    check_warehouse(config.warehouse, config.out)  # a lost warehouse is rebuilt, not restarted
+    return _settle(config, scenario)
+
+
+def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
+    """The night's work: ingest, build, check, stage, commit, publish. A rebuild starts from no
+    warehouse and writes the published batches into it before the night's build."""
+    as_of = config.as_of
     summary = RunSummary(as_of=as_of.isoformat())
     before = ledger_state(config.warehouse)
     clock = time.monotonic()
@@ -324,6 +333,9 @@ def nightly_settlement(
         lap("ingest")
         load_rules_folder(work, config.rules)
         lap("rules")
+        if rebuild:
+            before = (0, set(restore_published(work, config)), set())
+            lap("restore_published")
         summary.models_built = build(
             work,
             config.as_of,
@@ -363,6 +375,66 @@ def nightly_settlement(
             description="Payout batches closed by this run",
         )
     return asdict(summary)
+
+
+@task
+def restore_published(work: Path, config: RunConfig) -> list[str]:
+    """Build every model empty, then write the published batch folders into them (flows.rebuild)."""
+    dbt_build(
+        work,
+        config.as_of.isoformat(),
+        target_dir=dbt_target_dir(config.warehouse),
+        log_dir=dbt_log_dir(config.warehouse),
+        empty=True,
+    )
+    con = connect(work)
+    try:
+        ensure_raw_schema(con)
+        batch_ids = seed_published(con, config.out, config.as_of)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    _logger().info("restored %d published batch(es)", len(batch_ids))
+    return batch_ids
+
+
+@flow(name="rebuild-warehouse", log_prints=True, flow_run_name=_run_name)
+@one_writer
+def rebuild_warehouse(
+    landing: Path,
+    rules: Path,
+    warehouse: Path,
+    out: Path,
+    as_of: date,
+    scenario: str = "rebuild",
+) -> dict:
+    """Rebuild a lost warehouse from the landing and the published batch folders, as the night
+    `as_of` (docs/decisions/0017): the published batches are restored as they were paid, the
+    ledger is recomputed from the landing, and differences settle at the next close. A warehouse
+    file that is there (unreadable) is moved aside to `<name>.unreadable-<as-of>`, never deleted.
+    """
+    config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
+    if config.warehouse.exists():
+        try:
+            check_warehouse(config.warehouse, config.out)
+        except Exception:
+            config.warehouse.rename(
+                config.warehouse.with_name(f"{config.warehouse.name}.unreadable-{as_of}")
+            )
+        else:
+            raise RuntimeError(
+                f"the warehouse {config.warehouse} opens: there is nothing to rebuild (move it "
+                "aside first to rebuild it anyway)"
+            )
+    published = published_folders(config.out)
+    last = max((item.manifest["as_of"] for item in published), default=None)
+    if last and date.fromisoformat(last) >= as_of:
+        # the rebuilt ledger is recorded at the as-of: after every published close, so that what
+        # the files did not settle settles at the next close
+        raise RuntimeError(
+            f"the last published batch was closed as of {last}: rebuild as of a later night"
+        )
+    return _settle(config, scenario, rebuild=True)
 
 
 def write_run_record(config: RunConfig, summary: RunSummary) -> None:

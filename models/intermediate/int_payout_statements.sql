@@ -22,8 +22,30 @@ new_batches as (
     {% endif %}
 ),
 
-accruals as (
+ledger_accruals as (
     select * from {{ ref('int_ledger_accruals') }}
+),
+
+{#- After a rebuild (docs/decisions/0017) the published folders say what each published close
+    settled, per partner and entry type. The rebuilt ledger records every entry at the rebuild's
+    as-of, so its first close would settle all of history again: each published amount is
+    counted as settled by its published close (+) and taken back from the entries that first
+    close settles (−). Available, payable and payouts are unchanged (the two cancel); the
+    opening balance of the first close after the rebuild is the published closing balance. -#}
+published as (
+    select * from {{ source('raw', 'published_settlements') }}
+),
+
+accruals as (
+    select
+        program_id, partner_id, entry_type, amount_cents, earned_at, available_at, recorded_at
+    from ledger_accruals
+    union all
+    select
+        program_id, partner_id, entry_type, -amount_cents as amount_cents,
+        period_start as earned_at, period_start as available_at,
+        rebuilt_as_of as recorded_at
+    from published
 ),
 
 programs as (
@@ -103,11 +125,17 @@ settling as (
 {#- settled only when that close has happened (it is not later than the last closed period) -#}
 settled_accruals as (
     select
-        *,
+        program_id, partner_id, entry_type, amount_cents, earned_at, available_at,
         case
             when settling_period_start <= last_period_start then settling_period_start
         end as settled_period_start
     from settling
+    union all
+    select
+        program_id, partner_id, entry_type, amount_cents,
+        period_start as earned_at, period_start as available_at,
+        period_start as settled_period_start
+    from published
 ),
 
 partner_batches as (
