@@ -1,4 +1,4 @@
-"""`partner-ledger` command line (SPEC §3.3): run, backtest, demo, serve, approve.
+"""`partner-ledger` command line (SPEC §3.3): run, backtest, demo, serve, approve, rebuild.
 
 Every option also reads an environment variable (flows.config.ENV). Exit status: 0 success,
 1 a run that failed (a check, Prefect unavailable: the message says which), 2 inputs refused
@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="one nightly settlement run")
     run.add_argument("--as-of", help=f"the run's as-of date D, YYYY-MM-DD [env {ENV['as_of']}]")
     _add_paths(run, "landing", "rules", "warehouse", "out", "state")
+
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="rebuild a lost warehouse from the landing and the published batch folders",
+        description="Rebuilds a warehouse that is missing or cannot be opened, as the night "
+        "--as-of: the published payout batches are restored as they were paid, the ledger is "
+        "recomputed from the landing, and any difference settles at the next close "
+        "(docs/decisions/0017). An unreadable warehouse file is moved aside, never deleted.",
+    )
+    rebuild.add_argument("--as-of", help=f"the rebuild's night, YYYY-MM-DD [env {ENV['as_of']}]")
+    _add_paths(rebuild, "landing", "rules", "warehouse", "out", "state")
 
     backtest = commands.add_parser("backtest", help="replay history under other rules")
     backtest.add_argument("--from", dest="date_from", help=f"first night [env {ENV['date_from']}]")
@@ -142,6 +153,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out
         )
     print(summary_line(summary))
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    checks = Checks()
+    as_of = checks.date(args.as_of, "as_of")
+    landing = path_option("landing", args.landing)
+    checks.landing(landing)
+    rules = _rules_option(checks, args.rules)
+    warehouse = path_option("warehouse", args.warehouse)
+    checks.warehouse(warehouse)
+    out = path_option("out", args.out)
+    checks.done()
+    with writer_lock(warehouse):
+        use_prefect(_state(args, state_default(warehouse)))
+        from flows.nightly import rebuild_warehouse
+
+        summary = rebuild_warehouse(
+            as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out
+        )
+    print("rebuilt: " + summary_line(summary))
     return 0
 
 
@@ -256,6 +288,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "serve": cmd_serve,
     "approve": cmd_approve,
+    "rebuild": cmd_rebuild,
 }
 
 

@@ -81,6 +81,12 @@ def dbt_target_dir(warehouse: Path) -> Path:
     return warehouse.parent / "dbt_target"
 
 
+def dbt_log_dir(warehouse: Path) -> Path:
+    """dbt's own log (dbt.log) of a warehouse's runs: beside the warehouse, owner-only like it,
+    never in the project folder."""
+    return warehouse.parent / "dbt_logs"
+
+
 def run_record_path(warehouse: Path, as_of: date) -> Path:
     """Where a committed run leaves its summary: `runs/<as-of>.json` beside the warehouse."""
     return warehouse.parent / "runs" / f"{as_of.isoformat()}.json"

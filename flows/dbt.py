@@ -58,11 +58,15 @@ def dbt_build(
     *,
     select: str | None = None,
     target_dir: Path | None = None,
+    log_dir: Path | None = None,
     threads: int | None = None,
+    empty: bool = False,
 ) -> DbtResult:
     """`dbt build` (models and data tests) on `warehouse` for the night `as_of`.
 
-    ``threads`` overrides the profile's (1 gives node timings that do not overlap).
+    ``threads`` overrides the profile's (1 gives node timings that do not overlap). dbt's own
+    log goes to ``log_dir`` (default: ``logs`` in the target folder), an owner-only folder,
+    never the project's ``logs/``.
     """
     from dbt.cli.main import dbtRunner
 
@@ -85,12 +89,19 @@ def dbt_build(
         args += ["--select", select]
     if threads:
         args += ["--threads", str(threads)]
+    if empty:  # every model and its table, with no rows (a rebuild's start, flows/rebuild.py)
+        args += ["--empty"]
+    target = (target_dir or PROJECT_DIR / "target").resolve()
+    logs = (log_dir or target / "logs").resolve()
+    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    logs.chmod(0o700)
     env = {
         # the night's as-of goes in the environment, not --vars: a new --vars value makes dbt
         # re-parse the whole project every night (macros/as_of.sql)
         "PARTNER_LEDGER_AS_OF": as_of,
         "PARTNER_LEDGER_WAREHOUSE": str(warehouse.resolve()),
-        "DBT_TARGET_PATH": str((target_dir or PROJECT_DIR / "target").resolve()),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     with _env(env):

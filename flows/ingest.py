@@ -159,6 +159,30 @@ def _record(
     return FileLoad(table, rel_path, loaded + rejected, loaded, rejected)
 
 
+def _insert_arrow(
+    con: duckdb.DuckDBPyConnection, table: str, names: list[str], rows: list[tuple | list]
+) -> None:
+    """Insert rows (all text but the first and third columns: delivery_seq, line_no) in one
+    Arrow batch: row-by-row inserts cost seconds per ten thousand rows."""
+    import pyarrow as pa
+
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    arrays = {
+        name: pa.array(values, pa.int64() if name in ("delivery_seq", "line_no") else pa.string())
+        for name, values in zip(names, columns, strict=True)
+    }
+    con.register("pl_arrow_batch", pa.table(arrays))
+    try:
+        con.execute(f"insert into {table} by name select * from pl_arrow_batch")
+    finally:
+        con.unregister("pl_arrow_batch")
+
+
+REJECT_COLUMNS = ["delivery_seq", "table_name", "file_path", "line_no", "raw_text", "reason"]
+
+
 def _reject(
     con: duckdb.DuckDBPyConnection,
     seq: int,
@@ -254,6 +278,15 @@ def _load_with_duckdb(
     return loaded, [(int(line), str(kind), text) for line, kind, text in rejects]
 
 
+MAX_RECORD_LINES = 100  # a quoted field spanning more lines is a broken quote, not a long text
+
+
+def _readable(text: str) -> str:
+    """Text as it can be stored and shown: bytes that were not UTF-8 (kept by surrogateescape)
+    become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _load_with_python(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -263,58 +296,89 @@ def _load_with_python(
     header: list[str],
 ) -> tuple[int, list[tuple[int, str, str]]]:
     """Exact streaming parse (Python's csv module) for files DuckDB cannot read faithfully:
-    broken quoting, mixed line endings, fields spanning lines. Line numbers are the physical
-    line where each record starts; an unterminated quote quarantines the rest of the file as
-    one record instead of dropping it."""
+    broken quoting, mixed line endings, fields spanning lines, invalid UTF-8. Line numbers are
+    the physical line where each record starts.
+
+    A quoted field may span lines. When a record that spans lines does not parse (a stray quote
+    opened it), or is still open after MAX_RECORD_LINES lines or at the end of the file, only its
+    first line is quarantined and parsing starts again at the next line: one broken quote costs
+    one line, never the rest of the file.
+    """
     opener = gzip.open if path.name.endswith(".gz") else open
     wanted = [header.index(name) for name in TRACKING_COLUMNS[table]]
     rejects: list[tuple[int, str, str]] = []
     batch: list[list] = []
     loaded = 0
-    insert = f"insert into raw.tracking_{table} values ({', '.join(['?'] * (3 + len(wanted)))})"
+    names = ["delivery_seq", "file_path", "line_no", *TRACKING_COLUMNS[table]]
+
+    def insert(rows: list[list]) -> None:
+        _insert_arrow(con, f"raw.tracking_{table}", names, rows)
+
+    def judge(lines: list[tuple[int, str]]) -> tuple[str, list[str] | str]:
+        """('ok', fields) or (error type, raw text) for one candidate record."""
+        raw_text = "".join(text for _, text in lines).rstrip("\r\n")
+        if raw_text.count('"') % 2 == 1:
+            return "UNQUOTED VALUE", raw_text
+        try:
+            fields = next(csv.reader([raw_text], strict=True))
+        except csv.Error:
+            return "UNQUOTED VALUE", raw_text
+        if any("\udc80" <= ch <= "\udcff" for ch in raw_text):
+            return "INVALID ENCODING", raw_text
+        if len(fields) != len(header):
+            return "MISSING COLUMNS", raw_text
+        return "ok", fields
+
     with opener(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
-        lines = iter(text)
-        next(lines, None)  # header, already checked
-        line_no = 1
-        pending: list[str] = []
-        start = 2
-        for physical in lines:
-            line_no += 1
-            if not pending:
-                start = line_no
-                if not physical.strip("\r\n"):
-                    continue
-            pending.append(physical)
-            record_text = "".join(pending)
-            if record_text.count('"') % 2 == 1:
-                continue  # a quoted field goes on to the next line
-            pending = []
-            raw_text = record_text.rstrip("\r\n")
-            try:
-                fields = next(csv.reader([raw_text], strict=True))
-            except csv.Error:
-                rejects.append((start, "UNQUOTED VALUE", raw_text))
-                continue
-            if any("\udc80" <= ch <= "\udcff" for ch in raw_text):
+        source = enumerate(text, start=1)
+        next(source, None)  # header, already checked
+        pushed_back: list[tuple[int, str]] = []  # lines to read again, the next one last
+        pending: list[tuple[int, str]] = []
+        odd_quotes = False
+        while True:
+            item = pushed_back.pop() if pushed_back else next(source, None)
+            if item is not None:
+                if not pending and not item[1].strip("\r\n"):
+                    continue  # a blank line is no record
+                pending.append(item)
+                odd_quotes ^= item[1].count('"') % 2 == 1
+                if odd_quotes and len(pending) < MAX_RECORD_LINES:
+                    continue  # a quoted field goes on to the next line
+            elif not pending:
+                break
+            verdict, value = judge(pending)
+            if verdict != "ok" and len(pending) > 1:
+                # the record that spans lines is not one: its first line alone is quarantined
+                first_verdict, first_value = judge(pending[:1])
                 rejects.append(
-                    (start, "INVALID ENCODING", raw_text.encode("utf-8", "replace").decode())
+                    (
+                        pending[0][0],
+                        first_verdict if first_verdict != "ok" else verdict,
+                        _readable(pending[0][1].rstrip("\r\n")),
+                    )
                 )
-                continue
-            if len(fields) != len(header):
-                rejects.append((start, "MISSING COLUMNS", raw_text))
-                continue
-            batch.append(
-                [seq, rel_path, start, *[fields[i] if fields[i] != "" else None for i in wanted]]
-            )
-            if len(batch) >= 10_000:
-                con.executemany(insert, batch)
-                loaded += len(batch)
-                batch = []
-        if pending:
-            rejects.append((start, "UNQUOTED VALUE", "".join(pending).rstrip("\r\n")[:100_000]))
+                pushed_back.extend(reversed(pending[1:]))
+            elif verdict != "ok":
+                rejects.append((pending[0][0], verdict, _readable(str(value))))
+            else:
+                fields = value
+                batch.append(
+                    [
+                        seq,
+                        rel_path,
+                        pending[0][0],
+                        *[fields[i] if fields[i] != "" else None for i in wanted],
+                    ]
+                )
+                if len(batch) >= 10_000:
+                    insert(batch)
+                    loaded += len(batch)
+                    batch = []
+            pending = []
+            odd_quotes = False
     if batch:
-        con.executemany(insert, batch)
+        insert(batch)
         loaded += len(batch)
     return loaded, rejects
 
@@ -368,9 +432,22 @@ def _finish(
 ) -> FileLoad:
     """Write a file's rejects and manifest row, and commit the file's transaction."""
     try:
-        for line, error_type, csv_line in rejects:
-            reason = REJECT_REASONS.get(error_type, error_type.lower().replace(" ", "_"))
-            _reject(con, seq, table, rel_path, line, csv_line, reason)
+        _insert_arrow(
+            con,
+            "raw.ingest_rejects",
+            REJECT_COLUMNS,
+            [
+                (
+                    seq,
+                    table,
+                    rel_path,
+                    line,
+                    csv_line,
+                    REJECT_REASONS.get(error_type, error_type.lower().replace(" ", "_")),
+                )
+                for line, error_type, csv_line in rejects
+            ],
+        )
         load = _record(con, seq, "tracking", table, rel_path, sha, loaded, len(rejects))
         con.execute("commit")
     except Exception:
@@ -419,19 +496,30 @@ class _StripeBatch:
 _NOT_JSON = object()
 
 
-def parse_json_line(raw: bytes):
-    """The JSON value of one line, or _NOT_JSON. orjson (strict RFC 8259, about 5x faster)
-    decides almost every line; a line it refuses is judged by Python's json module, which also
-    takes what orjson refuses and JSON texts in the wild carry (NaN, lone surrogate escapes),
-    so which lines load is exactly what json.loads alone decided."""
+def parse_json_line(raw: bytes) -> tuple[object, bool]:
+    """The JSON value of one line (or _NOT_JSON) and whether the strict parser took it.
+
+    orjson (strict RFC 8259, about 5x faster) decides almost every line; a line it refuses is
+    judged by Python's json module, which also takes what orjson refuses and JSON texts in the
+    wild carry (NaN, lone surrogate escapes), so which lines parse is exactly what json.loads
+    alone decided."""
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw), True
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8")), False
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return _NOT_JSON
+        return _NOT_JSON, False
+
+
+def _is_unicode(body: object) -> bool:
+    """Whether every key and string of a parsed JSON value is text (no lone surrogate)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_stripe_file(
@@ -439,25 +527,30 @@ def load_stripe_file(
 ) -> FileLoad:
     """Load one Stripe JSONL file: each line a JSON object with an ``id``, kept verbatim.
 
-    Lines go in as Arrow batches of STRIPE_BATCH_LINES inside the caller's transaction, so a
-    file of millions of objects needs no more memory than one batch and still loads whole or
-    not at all.
+    Lines (and rejects) go in as Arrow batches of STRIPE_BATCH_LINES inside the caller's
+    transaction, so a file of millions of objects needs no more memory than one batch and still
+    loads whole or not at all.
     """
     seq = _next_seq(con)
     batch = _StripeBatch()
     loaded = 0
-    rejected = 0
+    rejected: list[tuple[int, str, str, int, str, str]] = []
+    rejected_count = 0
     with path.open("rb") as handle:
         for line_no, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            body = parse_json_line(raw)
+            body, strict = parse_json_line(raw)
             if body is _NOT_JSON:
                 reason = "invalid_json"
             elif not isinstance(body, dict):
                 reason = "not_a_json_object"
             elif not (isinstance(body.get("id"), str) and body["id"]):
                 reason = "missing_id"
+            elif not strict and not _is_unicode(body):
+                # a lone surrogate escape (\ud800) is JSON to Python but no text to DuckDB
+                # (orjson refuses it, so only lines orjson refused can hold one)
+                reason = "invalid_json"
             else:
                 batch.line_nos.append(line_no)
                 batch.object_ids.append(body["id"])
@@ -465,11 +558,15 @@ def load_stripe_file(
                 if len(batch.line_nos) == STRIPE_BATCH_LINES:
                     loaded += batch.insert(con, seq, rel_path, obj)
                 continue
-            rejected += 1
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            _reject(con, seq, obj, rel_path, line_no, text, reason)
+            rejected.append((seq, obj, rel_path, line_no, text, reason))
+            rejected_count += 1
+            if len(rejected) == STRIPE_BATCH_LINES:
+                _insert_arrow(con, "raw.ingest_rejects", REJECT_COLUMNS, rejected)
+                rejected = []
     loaded += batch.insert(con, seq, rel_path, obj)
-    return _record(con, seq, "stripe_file", obj, rel_path, sha, loaded, rejected)
+    _insert_arrow(con, "raw.ingest_rejects", REJECT_COLUMNS, rejected)
+    return _record(con, seq, "stripe_file", obj, rel_path, sha, loaded, rejected_count)
 
 
 def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSummary:

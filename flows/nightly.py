@@ -1,9 +1,11 @@
 """The nightly settlement run as one Prefect flow of small typed tasks (SPEC §3.3 `run`).
 
 write → audit → publish: the run works on a copy of the warehouse; ingest, rules and the dbt
-build write there; Great Expectations audits the batches the run closes; only then is the copy
-renamed over the warehouse (commit) and the missing batch folders published from it. A failure
-anywhere before the commit leaves the warehouse and the payout folders exactly as they were.
+build write there; Great Expectations audits the batches the run closes; the missing batch
+folders are rendered from the copy and staged aside (a batch whose files cannot be produced stops
+the run here); only then is the copy renamed over the warehouse (commit) and the staged folders
+renamed into place. A failure anywhere before the commit leaves the warehouse and the payout
+folders exactly as they were.
 """
 
 from __future__ import annotations
@@ -21,11 +23,18 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.checks import check_new_batches
-from flows.config import RunConfig, dbt_target_dir, run_record_path
+from flows.config import RunConfig, dbt_log_dir, dbt_target_dir, run_record_path
 from flows.dbt import dbt_build
 from flows.ingest import ingest_landing
 from flows.lock import one_writer
-from flows.publish import publish_missing
+from flows.publish import (
+    StagedBatch,
+    discard_staged,
+    place_staged,
+    publish_missing,
+    stage_missing,
+)
+from flows.rebuild import check_warehouse, published_folders, seed_published
 from flows.review import Night, held_batches, night_counts, record_holds
 from flows.rules_load import load_rules
 from flows.warehouse import connect, ensure_raw_schema
@@ -77,6 +86,7 @@ def prepare_working_copy(warehouse: Path) -> Path:
         stale.unlink(missing_ok=True)
     if warehouse.exists():
         shutil.copyfile(warehouse, work)
+        work.chmod(0o600)  # it becomes the warehouse: owner-only from the start
     return work
 
 
@@ -142,10 +152,12 @@ def load_rules_folder(work: Path, rules: Path) -> list[str]:
 
 
 @task
-def build(work: Path, as_of: date, target_dir: Path | None = None) -> tuple[int, dict[str, float]]:
+def build(
+    work: Path, as_of: date, target_dir: Path | None = None, log_dir: Path | None = None
+) -> tuple[int, dict[str, float]]:
     """`dbt build`: models and data tests; a failing test stops the run before the commit.
     Returns the number of nodes built and the seconds of the ten slowest."""
-    result = dbt_build(work, as_of.isoformat(), target_dir=target_dir)
+    result = dbt_build(work, as_of.isoformat(), target_dir=target_dir, log_dir=log_dir)
     _logger().info("dbt built %d node(s)", result.nodes)
     return result.nodes, dict(result.slowest())
 
@@ -181,17 +193,32 @@ def commit(work: Path, warehouse: Path) -> None:
     wal = work.with_name(work.name + ".wal")
     if wal.exists():
         raise RuntimeError(f"{work} still has a write-ahead log after checkpoint; not committed")
+    os.chmod(work, 0o600)  # the warehouse is owner-only from the instant it is in place
     with open(work, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(work, warehouse)
 
 
+@task
+def stage(work: Path, out: Path) -> list[StagedBatch]:
+    """Render and check the files of every batch folder that is missing, from the run's copy,
+    into hidden folders beside their places: before the commit, so that no batch is committed
+    whose files cannot be produced (flows.publish)."""
+    con = connect(work, read_only=True)
+    try:
+        return stage_missing(con, out)
+    finally:
+        con.close()
+
+
 @task(retries=2, retry_delay_seconds=2)
-def publish(warehouse: Path, out: Path) -> list[str]:
-    """Write every closed batch folder that is missing."""
+def publish(warehouse: Path, out: Path, staged: list[StagedBatch]) -> list[str]:
+    """Rename the staged batch folders into place, then write any other closed batch folder that
+    is missing (one a killed run had staged but not placed)."""
+    published = place_staged(staged)
     con = connect(warehouse, read_only=True)
     try:
-        published = publish_missing(con, out)
+        published += publish_missing(con, out)
     finally:
         con.close()
     for batch in published:
@@ -294,6 +321,14 @@ def nightly_settlement(
     """
     as_of = as_of or datetime.now(UTC).date()
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
+    check_warehouse(config.warehouse, config.out)  # a lost warehouse is rebuilt, not restarted
+    return _settle(config, scenario)
+
+
+def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
+    """The night's work: ingest, build, check, stage, commit, publish. A rebuild starts from no
+    warehouse and writes the published batches into it before the night's build."""
+    as_of = config.as_of
     summary = RunSummary(as_of=as_of.isoformat())
     before = ledger_state(config.warehouse)
     clock = time.monotonic()
@@ -310,14 +345,26 @@ def nightly_settlement(
         lap("ingest")
         load_rules_folder(work, config.rules)
         lap("rules")
+        if rebuild:
+            before = (0, set(restore_published(work, config)), set())
+            lap("restore_published")
         summary.models_built, summary.slowest_dbt_nodes = build(
-            work, config.as_of, target_dir=dbt_target_dir(config.warehouse)
+            work,
+            config.as_of,
+            target_dir=dbt_target_dir(config.warehouse),
+            log_dir=dbt_log_dir(config.warehouse),
         )
         lap("dbt_build")
         night = night_counts(work, QUARANTINE_KEY, before[2], loaded)
         summary.data_docs = audit(work, config.as_of, config.report_dir, sorted(before[1]), night)
         lap("audit")
-        commit(work, config.warehouse)
+        staged = stage(work, config.out)
+        lap("stage")
+        try:
+            commit(work, config.warehouse)
+        except BaseException:
+            discard_staged(staged)
+            raise
         lap("commit")
     finally:
         working_copy_path(config.warehouse).unlink(missing_ok=True)
@@ -325,7 +372,7 @@ def nightly_settlement(
     summary.rows_loaded = loaded["rows_loaded"]
     summary.rows_rejected = loaded["rows_rejected"]
     summary.stripe_api_objects = loaded["api_objects"]
-    summary.batches_published = publish(config.warehouse, config.out)
+    summary.batches_published = publish(config.warehouse, config.out, staged)
     lap("publish")
     summarize(config.warehouse, summary, before)
     write_run_record(config, summary)
@@ -341,6 +388,66 @@ def nightly_settlement(
             description="Payout batches closed by this run",
         )
     return asdict(summary)
+
+
+@task
+def restore_published(work: Path, config: RunConfig) -> list[str]:
+    """Build every model empty, then write the published batch folders into them (flows.rebuild)."""
+    dbt_build(
+        work,
+        config.as_of.isoformat(),
+        target_dir=dbt_target_dir(config.warehouse),
+        log_dir=dbt_log_dir(config.warehouse),
+        empty=True,
+    )
+    con = connect(work)
+    try:
+        ensure_raw_schema(con)
+        batch_ids = seed_published(con, config.out, config.as_of)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    _logger().info("restored %d published batch(es)", len(batch_ids))
+    return batch_ids
+
+
+@flow(name="rebuild-warehouse", log_prints=True, flow_run_name=_run_name)
+@one_writer
+def rebuild_warehouse(
+    landing: Path,
+    rules: Path,
+    warehouse: Path,
+    out: Path,
+    as_of: date,
+    scenario: str = "rebuild",
+) -> dict:
+    """Rebuild a lost warehouse from the landing and the published batch folders, as the night
+    `as_of` (docs/decisions/0017): the published batches are restored as they were paid, the
+    ledger is recomputed from the landing, and differences settle at the next close. A warehouse
+    file that is there (unreadable) is moved aside to `<name>.unreadable-<as-of>`, never deleted.
+    """
+    config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
+    if config.warehouse.exists():
+        try:
+            check_warehouse(config.warehouse, config.out)
+        except Exception:
+            config.warehouse.rename(
+                config.warehouse.with_name(f"{config.warehouse.name}.unreadable-{as_of}")
+            )
+        else:
+            raise RuntimeError(
+                f"the warehouse {config.warehouse} opens: there is nothing to rebuild (move it "
+                "aside first to rebuild it anyway)"
+            )
+    published = published_folders(config.out)
+    last = max((item.manifest["as_of"] for item in published), default=None)
+    if last and date.fromisoformat(last) >= as_of:
+        # the rebuilt ledger is recorded at the as-of: after every published close, so that what
+        # the files did not settle settles at the next close
+        raise RuntimeError(
+            f"the last published batch was closed as of {last}: rebuild as of a later night"
+        )
+    return _settle(config, scenario, rebuild=True)
 
 
 def write_run_record(config: RunConfig, summary: RunSummary) -> None:

@@ -4,7 +4,14 @@ A batch folder is complete or absent: files are written into a hidden sibling fo
 and the folder are fsynced, and the folder is renamed to ``<out>/payouts/<program>/<YYYY-MM>``.
 A folder that exists is never rewritten (a closed period is immutable); a run killed mid-publish
 leaves only a hidden temporary folder, which the next run discards and redoes. Everything is
-derived from the committed warehouse, deterministically, so a redone publish is byte-identical.
+derived from the warehouse, deterministically, so a redone publish is byte-identical.
+
+Publishing is part of the commit (docs/decisions/0014-publish-in-the-commit.md): the nightly run first
+stages every missing batch folder from its working copy (``stage_missing``: rendered, checked,
+written aside), only then commits the warehouse, and then moves the staged folders into place
+(``place_staged``). A batch whose files cannot be produced fails the run before the commit.
+
+CSV files neutralise spreadsheet formulas (``csv_cell``); Parquet and SEPA keep the values.
 """
 
 from __future__ import annotations
@@ -14,7 +21,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
+import unicodedata
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -52,6 +61,14 @@ STATEMENT_COLUMNS = [
     "carried_reason",
 ]
 PAIN_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
+STAGE_PREFIX = ".tmp-"  # a batch folder being written: hidden, beside its final place
+# a text cell a spreadsheet would read as a formula (OWASP's list): written after an apostrophe
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+class PublishError(RuntimeError):
+    """A batch's files cannot be produced; the message names the batch and the reason."""
 
 
 @dataclass(frozen=True)
@@ -81,12 +98,24 @@ def batch_folder(out: Path, program_id: str, period: str) -> Path:
     return out / "payouts" / program_id / period
 
 
+def csv_cell(value: object) -> object:
+    """A value as a CSV cell: text that a spreadsheet would take for a formula gets a leading
+    apostrophe (shown as text, not evaluated); numbers and plain decimal strings stay as they
+    are (docs/decisions/0016-formula-neutralisation.md)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        if not _PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
 def _csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -100,17 +129,36 @@ def _parquet_bytes(columns: list[str], rows: list[tuple]) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def sepa_text(text: str) -> str:
+    """Text as an XML 1.0 document can hold it: control characters (U+0000-U+001F, DEL, C1) become
+    spaces, runs of whitespace one space, and the ends are trimmed. Markup needs nothing here:
+    the XML writer escapes it."""
+    cleaned = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(cleaned.split())
+
+
+def _pain_schema():
+    import sepaxml
+    import xmlschema
+
+    return xmlschema.XMLSchema(
+        str(Path(sepaxml.__file__).parent / "schemas" / "pain.001.001.03.xsd")
+    )
+
+
 def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
-    """pain.001.001.03 for the batch's sepa lines, validated against the schema by sepaxml.
+    """pain.001.001.03 for the batch's sepa lines, validated against the schema (by sepaxml, and
+    again once the ids are stamped).
 
     sepaxml stamps the wall clock and random ids; they are replaced by the batch id and the
-    close's as-of so that the file depends on the batch alone.
+    close's as-of so that the file depends on the batch alone. Names and ids go through
+    ``sepa_text`` (a partner's name may hold a control character no XML document can carry).
     """
     from sepaxml import SepaTransfer
 
     transfer = SepaTransfer(
         {
-            "name": batch.debtor_name,
+            "name": sepa_text(batch.debtor_name or ""),
             "IBAN": batch.debtor_iban.replace(" ", "").upper(),
             "BIC": batch.debtor_bic.upper(),
             "batch": True,
@@ -121,12 +169,12 @@ def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
     for partner_id, partner_name, account, amount_cents in lines:
         transfer.add_payment(
             {
-                "name": partner_name or partner_id,
+                "name": sepa_text(partner_name or "") or sepa_text(partner_id),
                 "IBAN": account.replace(" ", "").upper(),
                 "amount": int(amount_cents),
                 "execution_date": batch.as_of,
-                "description": f"Partner payout {batch.batch_id}"[:140],
-                "endtoend_id": f"{batch.batch_id}-{partner_id}"[:35],
+                "description": sepa_text(f"Partner payout {batch.batch_id}")[:140],
+                "endtoend_id": sepa_text(f"{batch.batch_id}-{partner_id}")[:35],
             }
         )
     exported = transfer.export(validate=True)
@@ -139,7 +187,9 @@ def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
         element.text = batch.batch_id[:35]
     for index, element in enumerate(root.iter(f"{{{PAIN_NS}}}PmtInfId"), start=1):
         element.text = f"{batch.batch_id}-{index}"[:35]
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    content = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    _pain_schema().validate(io.BytesIO(content))  # raises, naming the element, when invalid
+    return content
 
 
 def _write_file(folder: Path, name: str, content: bytes) -> None:
@@ -207,6 +257,125 @@ def closed_batches(con: duckdb.DuckDBPyConnection) -> list[Batch]:
     return [Batch(*row) for row in rows]
 
 
+@dataclass(frozen=True)
+class StagedBatch:
+    """A batch folder written and fsynced aside (``staged``), waiting to be renamed to ``final``.
+    A batch held for review (``held``) goes to its review folder and is not published."""
+
+    batch: Batch
+    staged: Path
+    final: Path
+    files: tuple[str, ...]
+    held: bool = False
+
+
+def stage_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    out: Path,
+    *,
+    folder: Path | None = None,
+    extra: dict[str, bytes] | None = None,
+    held: bool = False,
+) -> StagedBatch | None:
+    """Render one batch's files and write them into its hidden temporary folder; None when the
+    batch folder already exists (never rewritten). Raises PublishError when the files cannot be
+    produced (rendering, the SEPA schema, the file system), leaving no temporary folder.
+    `folder` (default: the payment folder) and `extra` files outside the manifest serve a batch
+    held for review (flows.review)."""
+    final = folder or batch_folder(out, batch.program_id, batch.period)
+    if final.exists():
+        return None
+    temporary = final.parent / f"{STAGE_PREFIX}{final.name}"
+    try:
+        parent = final.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        chain = [out, out / "payouts"]
+        for part in parent.relative_to(out / "payouts").parts:
+            chain.append(chain[-1] / part)
+        for path in chain:
+            os.chmod(path, 0o700)
+        if temporary.exists():
+            shutil.rmtree(temporary)
+        temporary.mkdir(mode=0o700)
+        files = render_batch(con, batch) | (extra or {})
+        for name, content in files.items():
+            _write_file(temporary, name, content)
+        _fsync_dir(temporary)
+    except Exception as exc:
+        shutil.rmtree(temporary, ignore_errors=True)
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise PublishError(
+            f"the files of batch {batch.batch_id} cannot be produced: "
+            f"{type(exc).__name__}: {detail or 'no detail'}"
+        ) from exc
+    return StagedBatch(batch, temporary, final, tuple(sorted(files)), held)
+
+
+def _stage_closed(
+    con: duckdb.DuckDBPyConnection, batch: Batch, out: Path, held: dict
+) -> StagedBatch | None:
+    """Stage a closed batch: to its payment folder, or to its review folder with a note of what
+    tripped when it is held for review (flows.review)."""
+    if batch.batch_id not in held:
+        return stage_batch(con, batch, out)
+    return stage_batch(
+        con,
+        batch,
+        out,
+        folder=review_folder(out, batch.program_id, batch.period),
+        extra={"review.json": review_note(batch.batch_id, held[batch.batch_id])},
+        held=True,
+    )
+
+
+def discard_staged(staged: list[StagedBatch]) -> None:
+    for item in staged:
+        shutil.rmtree(item.staged, ignore_errors=True)
+
+
+def stage_missing(con: duckdb.DuckDBPyConnection, out: Path) -> list[StagedBatch]:
+    """Stage every closed batch whose folder is missing, oldest first (a batch held for review
+    to its review folder); when one cannot be produced, discard those already staged and raise
+    its PublishError."""
+    staged: list[StagedBatch] = []
+    held = held_batches(con)
+    try:
+        for batch in closed_batches(con):
+            item = _stage_closed(con, batch, out, held)
+            if item is not None:
+                staged.append(item)
+    except PublishError:
+        discard_staged(staged)
+        raise
+    return staged
+
+
+def place_staged(staged: list[StagedBatch]) -> list[PublishedBatch]:
+    """Rename each staged folder to its final place (atomic), oldest first, and return the
+    batches published (not those held for review). A folder that is already there (published
+    meanwhile) is kept and the staged copy discarded."""
+    published = []
+    for item in staged:
+        if item.final.exists():
+            shutil.rmtree(item.staged, ignore_errors=True)
+            continue
+        os.rename(item.staged, item.final)
+        _fsync_dir(item.final.parent)
+        if item.held:
+            continue
+        published.append(
+            PublishedBatch(
+                item.batch.batch_id,
+                item.final,
+                item.batch.row_count,
+                item.batch.total_cents,
+                item.files,
+            )
+        )
+    return published
+
+
 def publish_batch(
     con: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -215,46 +384,15 @@ def publish_batch(
     folder: Path | None = None,
     extra: dict[str, bytes] | None = None,
 ) -> PublishedBatch | None:
-    """Write one batch folder atomically; None when it already exists (never rewritten).
-    `folder` (default: the payment folder) and `extra` files outside the manifest serve a batch
-    held for review (flows.review)."""
-    final = folder or batch_folder(out, batch.program_id, batch.period)
-    if final.exists():
+    """Write one batch folder atomically; None when it already exists (never rewritten)."""
+    staged = stage_batch(con, batch, out, folder=folder, extra=extra)
+    if staged is None:
         return None
-    parent = final.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    chain = [out, out / "payouts"]
-    for part in parent.relative_to(out / "payouts").parts:
-        chain.append(chain[-1] / part)
-    for path in chain:
-        os.chmod(path, 0o700)
-    temporary = parent / f".tmp-{final.name}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    temporary.mkdir(mode=0o700)
-    files = render_batch(con, batch) | (extra or {})
-    for name, content in files.items():
-        _write_file(temporary, name, content)
-    _fsync_dir(temporary)
-    os.rename(temporary, final)
-    _fsync_dir(parent)
-    return PublishedBatch(
-        batch.batch_id, final, batch.row_count, batch.total_cents, tuple(sorted(files))
-    )
+    placed = place_staged([staged])
+    return placed[0] if placed else None
 
 
 def publish_missing(con: duckdb.DuckDBPyConnection, out: Path) -> list[PublishedBatch]:
     """Publish every closed batch whose folder is missing, oldest first; a batch held for
     review goes to its review folder instead (flows.review)."""
-    published = []
-    held = held_batches(con)
-    for batch in closed_batches(con):
-        if batch.batch_id in held:
-            folder = review_folder(out, batch.program_id, batch.period)
-            note = {"review.json": review_note(batch.batch_id, held[batch.batch_id])}
-            publish_batch(con, batch, out, folder=folder, extra=note)  # held: not published
-            continue
-        result = publish_batch(con, batch, out)
-        if result is not None:
-            published.append(result)
-    return published
+    return place_staged(stage_missing(con, out))

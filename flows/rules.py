@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -71,8 +72,12 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _INTEGER = re.compile(r"-?[0-9]+")
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# program_id becomes a folder name and part of batch_id (SPEC §3.2): no separators, no dot-names.
+# program_id becomes a folder name and part of batch_id (SPEC §3.2): no separators, no dot-names,
+# no control characters, and short enough to name a folder on any file system.
 _PROGRAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_PROGRAM_ID = 64
+# currencies ISO 4217 lists for testing (XTS) and for "no currency" (XXX): no program pays in them
+NOT_PAYABLE_CURRENCIES = frozenset({"XTS", "XXX"})
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]*")
 _BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 
@@ -147,6 +152,19 @@ def is_valid_iban(value: str) -> bool:
     return _iban_problem(value) is None
 
 
+def is_iso_currency(code: str) -> bool:
+    """An active ISO 4217 alphabetic code (pycountry's maintained list), other than the testing
+    and no-currency codes."""
+    import pycountry
+
+    return code not in NOT_PAYABLE_CURRENCIES and pycountry.currencies.get(alpha_3=code) is not None
+
+
+def has_control_character(text: str) -> bool:
+    """Unicode category Cc (C0, DEL, C1): no XML 1.0 document or folder name may hold them."""
+    return any(unicodedata.category(char) == "Cc" for char in text)
+
+
 def is_valid_bic(value: str) -> bool:
     """A BIC by ISO 9362, any letter case: 4 letters (bank), 2 letters (country), 2 letters or
     digits (location), optionally 3 letters or digits (branch). No spaces."""
@@ -209,11 +227,18 @@ class _Report:
         return number
 
     def currency(self, file: str, row: int, column: str, value: str) -> str | None:
-        if _CURRENCY.fullmatch(value):
+        if _CURRENCY.fullmatch(value) and is_iso_currency(value):
             return value
         expected = "expected a three-letter upper-case currency code such as EUR"
         if value == "":
             self.add(file, row, f"{column} is empty; {expected}")
+        elif _CURRENCY.fullmatch(value):
+            self.add(
+                file,
+                row,
+                f"{column} {value!r} is not an ISO 4217 currency code; expected a code of the "
+                "ISO 4217 list such as EUR, USD or GBP",
+            )
         else:
             self.add(file, row, f"{column} {value!r} is not a currency code; {expected}")
         return None
@@ -360,6 +385,13 @@ def _check_programs(table: _Table, report: _Report) -> _Programs:
         program_id = rec["program_id"]
         if program_id == "":
             report.add(file, row, "program_id is empty; expected an id")
+        elif len(program_id) > MAX_PROGRAM_ID:
+            report.add(
+                file,
+                row,
+                f"program_id of {len(program_id)} characters is too long; expected at most "
+                f"{MAX_PROGRAM_ID} (it names the payout folder)",
+            )
         elif not _PROGRAM_ID.fullmatch(program_id):
             report.add(
                 file,
@@ -424,6 +456,13 @@ def _check_debtor(
     why = f"a {SEPA_CURRENCY} program pays by SEPA transfer from this account"
     if required and rec["debtor_name"] == "":
         report.add(file, row, f"debtor_name is empty; expected the account holder's name ({why})")
+    elif has_control_character(rec["debtor_name"]):
+        report.add(
+            file,
+            row,
+            f"debtor_name {rec['debtor_name']!r} holds a control character; expected printable "
+            "text (it is written into the SEPA file)",
+        )
     iban = rec["debtor_iban"]
     if iban == "":
         if required:

@@ -55,8 +55,12 @@
     ) }}
 {%- endmacro %}
 
+{#- Seconds outside 0001-01-01 .. 9999-12-31 make no timestamp (null, not an error). -#}
 {% macro duckdb__from_unix_seconds(column) -%}
-    timezone('UTC', to_timestamp(try_cast({{ column }} as bigint)))
+    case
+        when try_cast({{ column }} as bigint) between -62135596800 and 253402300799
+            then timezone('UTC', to_timestamp(try_cast({{ column }} as bigint)))
+    end
 {%- endmacro %}
 
 {% macro spark__from_unix_seconds(column) -%}

@@ -37,7 +37,7 @@
 {%- endmacro %}
 
 {#- Every delivered record of an entity with its record_at and quarantine_reason (its row error,
-    else an unknown program_id): the part of SPEC §1.1 that does not depend on the other
+    else a timestamp out of bounds, else an unknown program_id): the part of SPEC §1.1 that does not depend on the other
     versions, so a reader of the rejected records needs no versioning. -#}
 {% macro checked_records(staging_model, record_at) -%}
     select
@@ -45,6 +45,7 @@
         {{ record_at }} as record_at,
         coalesce(
             records.row_error,
+            {{ timestamp_bound_reason(record_at) }},
             case when programs.program_id is null then 'unknown_program_id' end
         ) as quarantine_reason
     from {{ ref(staging_model) }} as records

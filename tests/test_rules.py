@@ -328,6 +328,30 @@ def test_no_programs(rules: Path) -> None:
             ",,",
             "currency is empty; expected a three-letter upper-case currency code such as EUR",
         ),
+        (
+            ",EUR,",
+            ",XYZ,",
+            "currency 'XYZ' is not an ISO 4217 currency code; expected a code of the ISO 4217 "
+            "list such as EUR, USD or GBP",
+        ),
+        (
+            ",EUR,",
+            ",XTS,",
+            "currency 'XTS' is not an ISO 4217 currency code; expected a code of the ISO 4217 "
+            "list such as EUR, USD or GBP",
+        ),
+        (
+            "prog_lumen,Lumen",
+            "p" * 65 + ",Lumen",
+            "program_id of 65 characters is too long; expected at most 64 (it names the payout "
+            "folder)",
+        ),
+        (
+            "prog_lumen,Lumen",
+            "lumen\x01,Lumen",
+            "program_id 'lumen\\x01' is not allowed; expected letters, digits, _ . - starting "
+            "with a letter or digit (it names the payout folder)",
+        ),
         (",7,2500,", ",-1,2500,", "hold_days -1 is negative; expected a whole number >= 0"),
         (",7,2500,", ",,2500,", "hold_days is empty; expected a whole number >= 0"),
         (
@@ -362,6 +386,33 @@ def test_program_field_problems(rules: Path, old: str, new: str, expected: str) 
     assert lines[0] == f"programs.csv line 2: {expected}"
     if "program_id" not in expected:
         assert len(lines) == 1, lines
+
+
+def test_a_64_character_program_id_is_accepted(rules: Path) -> None:
+    program_id = "p" * 64
+    for name in ("programs.csv", "attribution_sources.csv", "tiers.csv", "phases.csv", "rates.csv"):
+        text = (rules / name).read_text(encoding="utf-8")
+        (rules / name).write_text(text.replace("prog_lumen", program_id), encoding="utf-8")
+    assert validate_rules(rules).program_ids == (program_id,)
+
+
+def test_fx_rate_currencies_must_be_iso_4217(rules: Path) -> None:
+    append(rules, "fx_rates.csv", "ABC,EUR,2025-01-01,1.1")
+    assert only_problem(rules) == (
+        "fx_rates.csv line 3: from_currency 'ABC' is not an ISO 4217 currency code; expected a "
+        "code of the ISO 4217 list such as EUR, USD or GBP"
+    )
+
+
+def test_debtor_name_with_a_control_character_is_refused(rules: Path) -> None:
+    text = (rules / "programs.csv").read_text(encoding="utf-8").splitlines()
+    header, row = text[0].split(","), text[1].split(",")
+    row[header.index("debtor_name")] = "Lumen\x00Notes"
+    write(rules, "programs.csv", ",".join(header) + "\n" + ",".join(row) + "\n")
+    assert only_problem(rules) == (
+        "programs.csv line 2: debtor_name 'Lumen\\x00Notes' holds a control character; "
+        "expected printable text (it is written into the SEPA file)"
+    )
 
 
 def test_is_default_accepts_any_case(rules: Path) -> None:

@@ -9,7 +9,7 @@
     An entry is settled only when that close has happened (it is not later than the last closed
     period); settled_batch_id is then the batch whose statement counts it. The settlement walk
     (int_payout_statements) and the ledger mart (fct_ledger_entries) both read this one rule.
-    A view: it adds a column to the ledger store without copying it. -#}
+    A view of the narrow columns the rule needs; fct_ledger_entries joins it back by entry_id. -#}
 {{ config(materialized='view') }}
 
 with batches as (
@@ -18,6 +18,28 @@ with batches as (
 
 accruals as (
     select * from {{ ref('int_ledger_accruals') }}
+),
+
+published as (
+    select * from {{ source('raw', 'published_settlements') }}
+),
+
+{#- The rows the rule places: every ledger entry, and after a rebuild (docs/decisions/0017)
+    each published amount taken back (−), recorded at the rebuild: the rebuilt ledger records
+    all of history at the rebuild's as-of, so the first close after it would count again what
+    the published closes settled. The published amounts themselves stay settled by their
+    published close (int_payout_statements adds them back there); these rows have no entry_id. -#}
+placed as (
+    select
+        entry_id, program_id, partner_id, entry_type, amount_cents, earned_at, available_at,
+        recorded_at
+    from accruals
+    union all
+    select
+        cast(null as {{ dbt.type_string() }}) as entry_id, program_id, partner_id, entry_type,
+        -amount_cents as amount_cents, period_start as earned_at, period_start as available_at,
+        rebuilt_as_of as recorded_at
+    from published
 ),
 
 program_periods as (
@@ -30,7 +52,7 @@ program_periods as (
 ),
 
 recordings as (
-    select distinct program_id, recorded_at from accruals
+    select distinct program_id, recorded_at from placed
 ),
 
 first_close_after_recording as (
@@ -47,21 +69,21 @@ first_close_after_recording as (
 
 settling as (
     select
-        accruals.*,
+        placed.*,
         case
             when first_close_after_recording.period_start is not null then greatest(
-                {{ month_start('accruals.available_at') }},
+                {{ month_start('placed.available_at') }},
                 program_periods.first_period_start,
                 first_close_after_recording.period_start
             )
         end as settling_period_start,
         program_periods.last_period_start
-    from accruals
+    from placed
     left join program_periods
-        on accruals.program_id = program_periods.program_id
+        on placed.program_id = program_periods.program_id
     left join first_close_after_recording
-        on accruals.program_id = first_close_after_recording.program_id
-        and accruals.recorded_at = first_close_after_recording.recorded_at
+        on placed.program_id = first_close_after_recording.program_id
+        and placed.recorded_at = first_close_after_recording.recorded_at
 ),
 
 settled as (

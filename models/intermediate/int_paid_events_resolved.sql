@@ -220,6 +220,10 @@ resolved as (
         file_path,
         line_no,
         case
+            when {{ timestamp_bound_reason('paid_at') }} is not null
+                then {{ timestamp_bound_reason('paid_at') }}
+            when {{ is_amount_out_of_range('event_amount_cents') }}
+                or {{ is_amount_out_of_range('basis_cents') }} then 'amount_out_of_range'
             when program_id is null then 'unresolved_program'
             when not is_known_program then 'unknown_program_id'
             when currency is null or not {{ regex_full_match('currency', '[A-Z]{3}') }} then 'invalid_currency'

@@ -22,8 +22,15 @@ new_batches as (
     {% endif %}
 ),
 
-accruals as (
-    select * from {{ ref('int_ledger_accruals') }}
+{#- After a rebuild (docs/decisions/0017) the published folders say what each published close
+    settled, per partner and entry type. The rebuilt ledger records every entry at the rebuild's
+    as-of, so its first close would settle all of history again: each published amount is
+    counted as settled by its published close (+, here) and taken back from the entries that
+    first close settles (−, placed by int_ledger_entries_settled). Available, payable and
+    payouts are unchanged (the two cancel); the opening balance of the first close after the
+    rebuild is the published closing balance. -#}
+published as (
+    select * from {{ source('raw', 'published_settlements') }}
 ),
 
 programs as (
@@ -48,9 +55,19 @@ earlier_payouts as (
 ),
 {% endif %}
 
-{#- Which close settles each entry: one rule, in int_ledger_entries_settled. -#}
+{#- Which close settles each entry: one rule, in int_ledger_entries_settled (the amounts a
+    rebuild takes back included); the published amounts are settled by their published close. -#}
 settled_accruals as (
-    select * from {{ ref('int_ledger_entries_settled') }}
+    select
+        program_id, partner_id, entry_type, amount_cents, earned_at, available_at,
+        settled_period_start
+    from {{ ref('int_ledger_entries_settled') }}
+    union all
+    select
+        program_id, partner_id, entry_type, amount_cents,
+        period_start as earned_at, period_start as available_at,
+        period_start as settled_period_start
+    from published
 ),
 
 partner_batches as (
@@ -65,7 +82,7 @@ partner_batches as (
         new_batches.currency,
         program_partners.partner_id
     from new_batches
-    inner join (select distinct program_id, partner_id from accruals) as program_partners
+    inner join (select distinct program_id, partner_id from settled_accruals) as program_partners
         on new_batches.program_id = program_partners.program_id
 ),
 

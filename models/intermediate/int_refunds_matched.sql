@@ -80,6 +80,9 @@ judged as (
         events.event_amount_cents,
         case
             when matched.amount_cents is null or matched.amount_cents <= 0 then 'invalid_amount'
+            when {{ is_amount_out_of_range('matched.amount_cents') }} then 'amount_out_of_range'
+            when {{ timestamp_bound_reason("matched.refunded_at") }} is not null
+                then {{ timestamp_bound_reason("matched.refunded_at") }}
             when not matched.is_known_charge then 'unknown_charge'
             when events.paid_event_key is null or events.quarantine_reason is not null then null
             when matched.currency is distinct from events.currency then 'currency_mismatch'

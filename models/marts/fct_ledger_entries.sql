@@ -3,8 +3,24 @@
     append-only, so this table only ever grows. Each entry names the close that settled it
     (settled_batch_id: the statement that counts it) and the payout line that paid it
     (paid_batch_id), so that a payout line leads to its entries and an entry to its line. -#}
-with accruals as (
-    select * from {{ ref('int_ledger_entries_settled') }}
+with ledger as (
+    select * from {{ ref('int_ledger_accruals') }}
+),
+
+settled as (
+    select entry_id, settled_period_start, settled_batch_id
+    from {{ ref('int_ledger_entries_settled') }}
+    where entry_id is not null
+),
+
+accruals as (
+    select
+        ledger.*,
+        settled.settled_period_start,
+        settled.settled_batch_id
+    from ledger
+    left join settled
+        on ledger.entry_id = settled.entry_id
 ),
 
 payouts as (

@@ -1,7 +1,8 @@
 {#- Every record this run rejects, with its file, line, raw text and reason (SPEC §1.1):
     records that could not be parsed, records that break a row rule, and records that fail a
     check against another table for this run. Records timestamped at or after the as-of are
-    not seen, so not judged. -#}
+    not seen, so not judged, except that one timestamped more than a day after it is reported
+    as `timestamp_in_future` (docs/decisions/0015). -#}
 {% set tracking = ['partners', 'coupons', 'leads', 'signups', 'sales', 'adjustments'] %}
 with unparsed as (
     select
@@ -23,7 +24,8 @@ rejected_{{ table }} as (
         quarantine_reason as reason
     from {{ ref('int_' ~ table ~ '_validated') }}
     where quarantine_reason is not null
-        and (record_at is null or {{ is_visible('record_at') }})
+        and (record_at is null or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future')
 ),
 
 {% endfor %}
@@ -45,7 +47,8 @@ rejected_clicks as (
         on clicks.delivery_seq = raw_clicks.delivery_seq
         and clicks.line_no = raw_clicks.line_no
     where clicks.quarantine_reason is not null
-        and (clicks.record_at is null or {{ is_visible('clicks.record_at') }})
+        and (clicks.record_at is null or {{ is_visible('clicks.record_at') }}
+            or clicks.quarantine_reason = 'timestamp_in_future')
 ),
 
 {#- Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the

@@ -27,6 +27,7 @@ checked as (
             when program_id is null or partner_id is null or amount_cents_text is null
                 or effective_at_text is null then 'missing_required_field'
             when amount_cents is null or amount_cents = 0 then 'invalid_amount'
+            when {{ is_amount_out_of_range('amount_cents') }} then 'amount_out_of_range'
             when effective_at is null then 'invalid_timestamp'
         end as row_error
     from typed

@@ -34,6 +34,7 @@ checked as (
             when kind = 'refund' and refund_of is null then 'missing_required_field'
             when kind not in ('sale', 'refund') then 'invalid_kind'
             when amount_cents is null or amount_cents <= 0 then 'invalid_amount'
+            when {{ is_amount_out_of_range('amount_cents') }} then 'amount_out_of_range'
             when not {{ regex_full_match('currency', '[A-Z]{3}') }} then 'invalid_currency'
             when occurred_at is null then 'invalid_timestamp'
         end as row_error
