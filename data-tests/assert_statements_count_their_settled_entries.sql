@@ -1,5 +1,9 @@
--- Each statement's activity equals the ledger entries that name its batch as settled_batch_id.
-with settled as (
+-- Each statement's activity equals the ledger entries that name its batch as settled_batch_id (batches a rebuild settled aside: macros/rebuild_corrected_batches.sql).
+with corrected as (
+    {{ rebuild_corrected_batches() }}
+),
+
+settled as (
     select
         settled_batch_id as batch_id,
         partner_id,
@@ -22,7 +26,10 @@ from statements
 full outer join settled
     on statements.batch_id = settled.batch_id
     and statements.partner_id = settled.partner_id
-where coalesce(statements.commission_cents, 0) != coalesce(settled.commission_cents, 0)
-    or coalesce(statements.referral_commission_cents, 0) != coalesce(settled.referral_commission_cents, 0)
-    or coalesce(statements.clawback_cents, 0) != coalesce(settled.clawback_cents, 0)
-    or coalesce(statements.adjustment_cents, 0) != coalesce(settled.adjustment_cents, 0)
+where coalesce(statements.batch_id, settled.batch_id) not in (select batch_id from corrected)
+    and (
+        coalesce(statements.commission_cents, 0) != coalesce(settled.commission_cents, 0)
+        or coalesce(statements.referral_commission_cents, 0) != coalesce(settled.referral_commission_cents, 0)
+        or coalesce(statements.clawback_cents, 0) != coalesce(settled.clawback_cents, 0)
+        or coalesce(statements.adjustment_cents, 0) != coalesce(settled.adjustment_cents, 0)
+    )
