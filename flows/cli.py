@@ -135,28 +135,9 @@ def _rules_option(checks: Checks, given: str | None) -> Path:
     return rules
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    checks = Checks()
-    as_of = checks.date(args.as_of, "as_of")
-    landing = path_option("landing", args.landing)
-    checks.landing(landing)
-    rules = _rules_option(checks, args.rules)
-    warehouse = path_option("warehouse", args.warehouse)
-    checks.warehouse(warehouse)
-    out = path_option("out", args.out)
-    checks.done()
-    with writer_lock(warehouse):  # a second run is refused here, before Prefect starts
-        use_prefect(_state(args, state_default(warehouse)))
-        from flows.nightly import nightly_settlement
-
-        summary = nightly_settlement(
-            as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out
-        )
-    print(summary_line(summary))
-    return 0
-
-
-def cmd_rebuild(args: argparse.Namespace) -> int:
+def _night(args: argparse.Namespace, flow_name: str) -> dict:
+    """Check a night's options (run, rebuild) before Prefect starts, take the warehouse's writer
+    lock (a second writer is refused here) and run the flow."""
     checks = Checks()
     as_of = checks.date(args.as_of, "as_of")
     landing = path_option("landing", args.landing)
@@ -168,12 +149,20 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     checks.done()
     with writer_lock(warehouse):
         use_prefect(_state(args, state_default(warehouse)))
-        from flows.nightly import rebuild_warehouse
+        import flows.nightly
 
-        summary = rebuild_warehouse(
+        return getattr(flows.nightly, flow_name)(
             as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out
         )
-    print("rebuilt: " + summary_line(summary))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    print(summary_line(_night(args, "nightly_settlement")))
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    print("rebuilt: " + summary_line(_night(args, "rebuild_warehouse")))
     return 0
 
 
