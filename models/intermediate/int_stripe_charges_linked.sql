@@ -7,9 +7,14 @@ with charges as (
     where {{ is_visible('created_at') }}
 ),
 
+{#- A charge belongs to one invoice. Should several invoices name the same charge (malformed
+    data: hostile input had 426 invoices naming one charge), the first by id is linked, so that
+    the charge, and every invoice joined to it, stays one row. -#}
 invoice_charge_links as (
-    select charge_id, invoice_id from {{ ref('stg_stripe__invoices') }}
+    select charge_id, min(invoice_id) as invoice_id
+    from {{ ref('stg_stripe__invoices') }}
     where charge_id is not null
+    group by charge_id
 ),
 
 linked as (

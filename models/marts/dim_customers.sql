@@ -32,3 +32,6 @@ from customers
 left join attributed
     on customers.program_id = attributed.program_id
     and customers.customer_key = attributed.customer_key
+{# a paid event with no customer identity at all (no key in metadata, no signup email, no
+    Stripe customer) identifies no one #}
+where customers.customer_key is not null
