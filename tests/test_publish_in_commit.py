@@ -106,6 +106,10 @@ def test_the_next_run_commits_and_publishes_the_batch(hostile_run: dict) -> None
         "payouts.parquet",
         "sepa.xml",
         "statements.csv",
+        "statement-pt_mira.html",
+        "statement-pt_noah.html",
+        "statement-pt_olga.html",
+        "wise_batch.csv",
     }
 
 
