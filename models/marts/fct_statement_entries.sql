@@ -2,7 +2,12 @@
     close settles (settled_batch_id: they make up the statement's activity columns) and the
     entries on hold at the close (earned before the period's end, available after it, recorded
     by the closing run: they make up held_cents), one row per batch, entry and kind. What a
-    partner's statement lists; payouts are the statement's own line. -#}
+    partner's statement lists; payouts are the statement's own line.
+    A closed batch never changes (its settled entries and its held entries are fixed by the
+    closing run), so each night adds the rows of the batches it closed and reads nothing else:
+    incremental by batch, never by rebuilding the statements of years of closes. -#}
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
 with entries as (
     select * from {{ ref('fct_ledger_entries') }}
     where entry_type != 'payout'
@@ -11,6 +16,9 @@ with entries as (
 batches as (
     select batch_id, program_id, period_start, period_end, as_of
     from {{ ref('fct_payout_batches') }}
+    {%- if is_incremental() %}
+    where batch_id not in (select distinct batch_id from {{ this }})
+    {%- endif %}
 ),
 
 settled as (
@@ -19,7 +27,8 @@ settled as (
         'settled' as line_kind,
         entries.entry_id
     from entries
-    where entries.settled_batch_id is not null
+    inner join batches
+        on entries.settled_batch_id = batches.batch_id
 ),
 
 {#- an entry is on hold at every close between its event and its release: a hold of a few days
