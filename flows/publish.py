@@ -17,6 +17,8 @@ CSV files neutralise spreadsheet formulas (``csv_cell``); Parquet and SEPA keep 
 from __future__ import annotations
 
 import csv
+import ctypes
+import functools
 import hashlib
 import io
 import json
@@ -25,6 +27,7 @@ import re
 import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -137,7 +140,10 @@ def sepa_text(text: str) -> str:
     return " ".join(cleaned.split())
 
 
+@functools.cache
 def _pain_schema():
+    """The pain.001.001.03 schema, built once per process (building it compiles hundreds of
+    patterns: about a second)."""
     import sepaxml
     import xmlschema
 
@@ -147,8 +153,8 @@ def _pain_schema():
 
 
 def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
-    """pain.001.001.03 for the batch's sepa lines, validated against the schema (by sepaxml, and
-    again once the ids are stamped).
+    """pain.001.001.03 for the batch's sepa lines, validated against the schema once the ids are
+    stamped (the file as written, not sepaxml's draft of it).
 
     sepaxml stamps the wall clock and random ids; they are replaced by the batch id and the
     close's as-of so that the file depends on the batch alone. Names and ids go through
@@ -177,7 +183,7 @@ def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
                 "endtoend_id": sepa_text(f"{batch.batch_id}-{partner_id}")[:35],
             }
         )
-    exported = transfer.export(validate=True)
+    exported = transfer.export(validate=False)  # the stamped file is validated below
     ET.register_namespace("", PAIN_NS)
     root = ET.fromstring(exported)
     stamp = datetime.combine(batch.as_of, datetime.min.time()).strftime("%Y-%m-%dT%H:%M:%S")
@@ -193,11 +199,10 @@ def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
 
 
 def _write_file(folder: Path, name: str, content: bytes) -> None:
+    """Write a file (owner-only); it reaches the disk with its folder (_sync_folder)."""
     path = folder / name
     with open(path, "wb") as handle:
         handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
     os.chmod(path, 0o600)
 
 
@@ -207,6 +212,39 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@functools.cache
+def _syncfs():
+    """Linux's syncfs(2), or None where the C library has none."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+def _sync_folder(folder: Path, names: Iterable[str]) -> None:
+    """Make a folder's files and its entries durable before the warehouse commits the batch.
+
+    A large batch has thousands of statements, and one fsync per file costs a journal commit
+    each (5,355 files: 4.7 s here): on Linux one syncfs of the folder's file system writes them
+    all at once; elsewhere each file is fsynced. The folder itself is fsynced either way.
+    """
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        syncfs = _syncfs()
+        synced = syncfs is not None and syncfs(fd) == 0
+    finally:
+        os.close(fd)
+    if not synced:
+        for name in names:
+            file_fd = os.open(folder / name, os.O_RDONLY)
+            try:
+                os.fsync(file_fd)
+            finally:
+                os.close(file_fd)
+    _fsync_dir(folder)
 
 
 def render_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, bytes]:
@@ -301,7 +339,7 @@ def stage_batch(
         files = render_batch(con, batch) | (extra or {})
         for name, content in files.items():
             _write_file(temporary, name, content)
-        _fsync_dir(temporary)
+        _sync_folder(temporary, files)
     except Exception as exc:
         shutil.rmtree(temporary, ignore_errors=True)
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import duckdb
 from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup, escape
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,80}")
 CARRIED_REASONS = {
@@ -56,6 +57,38 @@ REFUND_LABELS = {
     "dispute": "lost dispute",
     "sale_refund": "refund",
 }
+# the columns of fct_statement_entries a statement shows, fetched as tuples (a large batch has
+# hundreds of thousands of lines); days as text, as the statement prints them (UTC)
+ENTRY_COLUMNS = (
+    "partner_id",
+    "line_kind",
+    "entry_type",
+    "amount_cents",
+    "strftime(earned_at, '%Y-%m-%d')",
+    "strftime(available_at, '%Y-%m-%d')",
+    "customer_key",
+    "source_key",
+    "paid_event_type",
+    "paid_event_id",
+    "referred_partner_id",
+    "month_number",
+    "rate_bps",
+)
+(
+    PARTNER_ID,
+    LINE_KIND,
+    ENTRY_TYPE,
+    AMOUNT,
+    EARNED_DAY,
+    AVAILABLE_DAY,
+    CUSTOMER_KEY,
+    SOURCE_KEY,
+    PAID_EVENT_TYPE,
+    PAID_EVENT_ID,
+    REFERRED_PARTNER_ID,
+    MONTH_NUMBER,
+    RATE_BPS,
+) = range(len(ENTRY_COLUMNS))
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
@@ -99,18 +132,16 @@ amounts in {{ s.currency }}</p>
 <h2>{{ section.title }}</h2>
 <table>
 <tr><th>Date</th><th>Customer</th><th>{{ section.what }}</th><th class="amount">{{ s.currency }}</th></tr>
-{% for row in section.rows %}<tr><td>{{ row.date }}</td><td>{{ row.customer }}</td><td>{{ row.what }}</td><td class="amount">{{ row.amount }}</td></tr>
-{% endfor %}<tr class="subtotal"><td colspan="3">Total {{ section.title | lower }}</td><td class="amount">{{ section.total }}</td></tr>
+{{ section.rows }}<tr class="subtotal"><td colspan="3">Total {{ section.title | lower }}</td><td class="amount">{{ section.total }}</td></tr>
 </table>
 {% endfor %}
-{% if s.held_groups %}
+{% if s.held_rows %}
 <h2>On hold</h2>
 <p>Commissions are payable after the program's holding period. These amounts are on hold and
 become payable on the date shown; they appear on the first statement after that date.</p>
 <table>
 <tr><th>Payable from</th><th>Earned</th><th>Customer</th><th>For</th><th class="amount">{{ s.currency }}</th></tr>
-{% for group in s.held_groups %}{% for row in group.rows %}<tr><td>{{ group.release }}</td><td>{{ row.date }}</td><td>{{ row.customer }}</td><td>{{ row.what }}</td><td class="amount">{{ row.amount }}</td></tr>
-{% endfor %}{% endfor %}<tr class="subtotal"><td colspan="4">Total on hold</td><td class="amount">{{ s.held }}</td></tr>
+{{ s.held_rows }}<tr class="subtotal"><td colspan="4">Total on hold</td><td class="amount">{{ s.held }}</td></tr>
 </table>
 {% endif %}
 <footer>Opening balance + commissions, referral commissions, clawbacks and adjustments − payout
@@ -146,68 +177,72 @@ def _event(paid_event_type: str | None, paid_event_id: str | None) -> str:
     return f"{EVENT_LABELS.get(paid_event_type or '', paid_event_type or '')} {paid_event_id}"
 
 
-def _cause(entry: dict) -> str:
+def _cause(entry: tuple) -> str:
     """What caused an entry, in words: the paid event, or the refund and what it reverses."""
-    entry_type = entry["entry_type"]
-    event = _event(entry["paid_event_type"], entry["paid_event_id"])
+    entry_type = entry[ENTRY_TYPE]
+    event = _event(entry[PAID_EVENT_TYPE], entry[PAID_EVENT_ID])
     if entry_type in ("clawback", "referral_clawback"):
-        kind, _, refund_id = (entry["source_key"] or "").partition(":")
+        kind, _, refund_id = (entry[SOURCE_KEY] or "").partition(":")
         refund = f"{REFUND_LABELS.get(kind, kind)} {refund_id}".strip()
         cause = f"{refund} of {event}" if event else refund
-        if entry["amount_cents"] > 0:
+        if entry[AMOUNT] > 0:
             return f"{cause}, given back: the refund did not go through"
         return cause
     if entry_type == "adjustment":
-        return (entry["source_key"] or "").partition(":")[2] or "manual adjustment"
-    if entry_type == "referral_commission" and entry["referred_partner_id"]:
-        return f"{event}, referred partner {entry['referred_partner_id']}"
+        return (entry[SOURCE_KEY] or "").partition(":")[2] or "manual adjustment"
+    if entry_type == "referral_commission" and entry[REFERRED_PARTNER_ID]:
+        return f"{event}, referred partner {entry[REFERRED_PARTNER_ID]}"
     detail = []
-    if entry["month_number"] is not None:
-        detail.append(f"month {entry['month_number']}")
-    if entry["rate_bps"] is not None:
-        detail.append(f"{Decimal(entry['rate_bps']).scaleb(-2).normalize():f} %")
+    if entry[MONTH_NUMBER] is not None:
+        detail.append(f"month {entry[MONTH_NUMBER]}")
+    if entry[RATE_BPS] is not None:
+        detail.append(f"{Decimal(entry[RATE_BPS]).scaleb(-2).normalize():f} %")
     return f"{event} ({', '.join(detail)})" if detail else event
 
 
-def _day(value: datetime | None) -> str:
-    return value.date().isoformat() if value is not None else ""
+def _text(value: str) -> str:
+    """A value as HTML text: the escaping Jinja's autoescape applies (markupsafe), done once per
+    cell here because a statement of a large partner has thousands of rows."""
+    return str(escape(value))
 
 
-def render_statement(statement: dict, entries: list[dict]) -> bytes:
+def _rows(entries: list[tuple], money: Amounts, release: str | None = None) -> Markup:
+    """The table rows of entries, each cell escaped (`release`: the held table's first column)."""
+    first = f"<td>{_text(release)}</td>" if release is not None else ""
+    return Markup(
+        "".join(
+            f"<tr>{first}<td>{entry[EARNED_DAY]}</td><td>{_text(entry[CUSTOMER_KEY] or '')}</td>"
+            f"<td>{_text(_cause(entry))}</td>"
+            f'<td class="amount">{money(entry[AMOUNT])}</td></tr>\n'
+            for entry in entries
+        )
+    )
+
+
+def render_statement(statement: dict, entries: list[tuple]) -> bytes:
+    """One partner's statement; `entries` are rows of ENTRY_COLUMNS in the statement's order."""
     money = Amounts(int(statement["minor_digits"]))
-    settled = [e for e in entries if e["line_kind"] == "settled"]
-    held = [e for e in entries if e["line_kind"] == "held"]
+    settled = [e for e in entries if e[LINE_KIND] == "settled"]
+    held = [e for e in entries if e[LINE_KIND] == "held"]
     sections = []
     for entry_type, title in SECTIONS:
-        rows = [e for e in settled if e["entry_type"] == entry_type]
+        rows = [e for e in settled if e[ENTRY_TYPE] == entry_type]
         if not rows:
             continue
         sections.append(
             {
                 "title": title,
                 "what": "Reference" if entry_type == "adjustment" else "For",
-                "rows": [
-                    {
-                        "date": _day(e["earned_at"]),
-                        "customer": e["customer_key"] or "",
-                        "what": _cause(e),
-                        "amount": money(e["amount_cents"]),
-                    }
-                    for e in rows
-                ],
-                "total": money(sum(e["amount_cents"] for e in rows)),
+                "rows": _rows(rows, money),
+                "total": money(sum(e[AMOUNT] for e in rows)),
             }
         )
-    by_release: dict[str, list[dict]] = defaultdict(list)
+    by_release: dict[str, list[tuple]] = defaultdict(list)
     for e in held:
-        by_release[_day(e["available_at"])].append(
-            {
-                "date": _day(e["earned_at"]),
-                "customer": e["customer_key"] or "",
-                "what": _cause(e),
-                "amount": money(e["amount_cents"]),
-            }
-        )
+        by_release[e[AVAILABLE_DAY]].append(e)
+    held_rows = Markup("").join(
+        _rows(rows, money, release) for release, rows in sorted(by_release.items())
+    )
     period_start: datetime = statement["period_start"]
     period_end: datetime = statement["period_end"]
     context = {
@@ -235,9 +270,7 @@ def render_statement(statement: dict, entries: list[dict]) -> bytes:
         "held": money(statement["held_cents"]),
         "reason": CARRIED_REASONS.get(statement["carried_reason"] or "", ""),
         "sections": sections,
-        "held_groups": [
-            {"release": release, "rows": rows} for release, rows in sorted(by_release.items())
-        ],
+        "held_rows": held_rows,
     }
     return _TEMPLATE.render(s=context).encode("utf-8")
 
@@ -245,6 +278,18 @@ def render_statement(statement: dict, entries: list[dict]) -> bytes:
 def _records(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
     columns = [column[0] for column in cursor.description]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def statement_entries(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, list[tuple]]:
+    """The lines of a batch's statements by partner: rows of ENTRY_COLUMNS in statement order."""
+    entries: dict[str, list[tuple]] = defaultdict(list)
+    for entry in con.execute(
+        f"select {', '.join(ENTRY_COLUMNS)} from fct_statement_entries where batch_id = ? "
+        "order by partner_id, line_kind, earned_at, entry_id",
+        [batch_id],
+    ).fetchall():
+        entries[entry[PARTNER_ID]].append(entry)
+    return entries
 
 
 def statement_files(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, bytes]:
@@ -257,15 +302,7 @@ def statement_files(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, 
     )
     if not statements:
         return {}
-    entries: dict[str, list[dict]] = defaultdict(list)
-    for entry in _records(
-        con.execute(
-            "select * from fct_statement_entries where batch_id = ? "
-            "order by partner_id, line_kind, earned_at, entry_id",
-            [batch_id],
-        )
-    ):
-        entries[entry["partner_id"]].append(entry)
+    entries = statement_entries(con, batch_id)
     files: dict[str, bytes] = {}
     for statement in statements:
         name = statement_file_name(statement["partner_id"])

@@ -14,7 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.statements_html import Amounts, render_statement, statement_file_name
+from flows.statements_html import (
+    CUSTOMER_KEY,
+    PAID_EVENT_ID,
+    Amounts,
+    render_statement,
+    statement_entries,
+    statement_file_name,
+)
 
 PROGRAM = "prog_lumen"
 PERIODS = ("2025-03", "2025-04", "2025-05")
@@ -113,21 +120,29 @@ def test_names_render_as_text_never_markup(built) -> None:
     )
     columns = [column[0] for column in cursor.description]
     statement = dict(zip(columns, cursor.fetchone(), strict=True))
-    cursor = con.execute(
-        "select * from fct_statement_entries where batch_id = 'prog_lumen-2025-04' "
-        "and partner_id = 'pt_olga'"
-    )
-    columns = [column[0] for column in cursor.description]
-    entries = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    entries = statement_entries(con, "prog_lumen-2025-04")["pt_olga"]
+    assert entries
     hostile_name = '<script>alert("x")</script></td></tr></table><b>'
     hostile_customer = "</td><img src=x onerror=alert(1)>"
+    hostile_event = "in_<u>1</u>&amp;"
     statement = {**statement, "partner_name": hostile_name, "partner_id": "pt_<i>olga"}
-    entries = [{**entry, "customer_key": hostile_customer} for entry in entries]
+    entries = [
+        tuple(
+            hostile_customer
+            if index == CUSTOMER_KEY
+            else hostile_event
+            if index == PAID_EVENT_ID
+            else value
+            for index, value in enumerate(entry)
+        )
+        for entry in entries
+    ]
     page = render_statement(statement, entries).decode("utf-8")
     parsed = _read(page)
-    assert {"script", "img", "b", "i"}.isdisjoint(parsed.tags)
+    assert {"script", "img", "b", "i", "u"}.isdisjoint(parsed.tags)
     text = "".join(parsed.text)
     assert hostile_name in text and hostile_customer in text and "pt_<i>olga" in text
+    assert hostile_event in text  # "&amp;" stays text: escaped once, not twice
 
 
 def test_file_names_are_safe_for_any_partner_id() -> None:
