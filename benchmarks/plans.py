@@ -4,7 +4,9 @@ Runs the compiled SQL of each model of the last dbt build of a warehouse (`<targ
 with DuckDB's profiler on (`EXPLAIN ANALYZE`, the JSON form), as `create temp table ... as`
 so that every column is computed, and prints per model: seconds, the rows it returns, the rows
 of its largest base-table scan, the largest row count any operator produced, that operator and
-its join condition, and the ratio largest / max(scan, output). A join that multiplies rows
+its join condition, the ratio largest / max(scan, output), and every CTE DuckDB materialized with
+more than 100,000 rows (a CTE read twice is copied: one that wraps a large model copies it
+every night). A join that multiplies rows
 (a key that omits the entity id, a range join over a whole history) shows as a ratio far above
 1; `--fail-above` turns that into an exit status. Incremental models are run as their full
 build (the compiled SQL of the last build, which is what the next night runs).
@@ -33,10 +35,14 @@ class Plan:
     largest_scan: int
     largest_rows: int
     largest_operator: str
+    materialized: list[tuple[str, int]]  # (CTE name, rows copied) above MATERIALIZED_ROWS
 
     @property
     def ratio(self) -> float:
         return self.largest_rows / max(self.largest_scan, self.output_rows, 1)
+
+
+MATERIALIZED_ROWS = 100_000
 
 
 def _operators(node: dict):
@@ -66,14 +72,22 @@ def profile(con: duckdb.DuckDBPyConnection, model: str, sql: str, scratch: Path)
     con.execute("drop table plan_output")
     tree = json.loads(profile_file.read_text())
     largest_scan, largest_rows, largest_operator = 0, 0, ""
+    materialized = []
     for node in _operators(tree):
         rows = int(node.get("operator_cardinality", 0) or 0)
         name = (node.get("operator_name") or node.get("operator_type") or "").strip()
+        if name == "CTE" and node.get("children"):
+            copied = int(node["children"][0].get("operator_cardinality", 0) or 0)
+            if copied > MATERIALIZED_ROWS:
+                cte = (node.get("extra_info") or {}).get("CTE Name", "?")
+                materialized.append((cte, copied))
         if "SCAN" in name and "CTE" not in name and "DELIM" not in name:
             largest_scan = max(largest_scan, rows)
         elif rows > largest_rows:
             largest_rows, largest_operator = rows, _describe(node)
-    return Plan(model, seconds, output_rows, largest_scan, largest_rows, largest_operator)
+    return Plan(
+        model, seconds, output_rows, largest_scan, largest_rows, largest_operator, materialized
+    )
 
 
 def compiled_models(target: Path, only: set[str]) -> list[tuple[str, str]]:
@@ -112,6 +126,9 @@ def main() -> int:
                 f"{plan.largest_rows:12,} {plan.ratio:6.1f}  {plan.largest_operator}",
                 flush=True,
             )
+            if plan.materialized:
+                copies = ", ".join(f"{name} {rows:,} rows" for name, rows in plan.materialized)
+                print(f"{'':<34} materialized CTEs: {copies}", flush=True)
     print(f"largest ratio: {worst:.1f}")
     return 1 if args.fail_above and worst > args.fail_above else 0
 
