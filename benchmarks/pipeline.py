@@ -44,7 +44,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.config import run_record_path
+from partner_ledger.config import run_record_path
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / ".venv" / "bin" / "partner-ledger"
@@ -155,7 +155,7 @@ def prepare_landing(size: str, root: Path, reuse: bool) -> Path:
     if reuse and stats_file.exists():
         print(f"{size}: reusing {landing}")
         return landing
-    from flows.demo_data import generate_demo_landing
+    from partner_ledger.demo.data import generate_demo_landing
 
     scale, customer_scale = SIZES[size]
     started = time.monotonic()

@@ -23,9 +23,9 @@ from pathlib import Path
 import duckdb
 from prefect import flow
 
-from flows.config import DEFAULTS
 from flows.nightly import nightly_settlement
-from flows.rules import validate_rules
+from partner_ledger.config import DEFAULTS
+from partner_ledger.rules.validate import validate_rules
 
 COST_TYPES = "('commission', 'referral_commission', 'clawback', 'referral_clawback')"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.config import DEFAULTS
-from flows.demo_data import generate_demo_landing
 from flows.nightly import nightly_settlement
-from flows.warehouse import connect
+from partner_ledger.config import DEFAULTS
+from partner_ledger.demo.data import generate_demo_landing
+from partner_ledger.io.warehouse import connect
 
 
 def replay_nights(first_day: date, last_day: date, cadence: str) -> list[date]:

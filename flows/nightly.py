@@ -22,22 +22,22 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.checks import check_new_batches
-from flows.config import RunConfig, dbt_log_dir, dbt_target_dir, run_record_path
-from flows.dbt import dbt_build
-from flows.ingest import ingest_landing
-from flows.lock import one_writer
-from flows.publish import (
+from partner_ledger.config import RunConfig, dbt_log_dir, dbt_target_dir, run_record_path
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.ops.lock import one_writer
+from partner_ledger.publish.payout_files import (
     StagedBatch,
     discard_staged,
     place_staged,
     publish_missing,
     stage_missing,
 )
-from flows.rebuild import check_warehouse, published_folders, seed_published
-from flows.review import Night, held_batches, night_counts, record_holds
-from flows.rules_load import load_rules
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.publish.review import Night, held_batches, night_counts, record_holds
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.checks import check_new_batches
+from partner_ledger.settle.dbt import dbt_build
+from partner_ledger.settle.rebuild import check_warehouse, published_folders, seed_published
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
@@ -55,7 +55,9 @@ class RunSummary:
     ledger_entries_appended: int = 0
     batches_closed: list[str] = field(default_factory=list)
     batches_published: list[str] = field(default_factory=list)
-    batches_held: list[str] = field(default_factory=list)  # waiting for `approve` (flows.review)
+    batches_held: list[str] = field(
+        default_factory=list
+    )  # waiting for `approve` (partner_ledger.publish.review)
     partners_paid: int = 0
     paid_cents_by_currency: dict[str, int] = field(default_factory=dict)
     carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
@@ -118,7 +120,7 @@ def ingest(work: Path, landing: Path) -> dict[str, int]:
         api_key = stripe_api_key()
         api_objects = 0
         if api_key:
-            from flows.stripe_api import pull_stripe_from_env
+            from partner_ledger.io.stripe_api import pull_stripe_from_env
 
             api_objects = pull_stripe_from_env(con, api_key=api_key).objects
     finally:
@@ -167,7 +169,7 @@ def audit(
     work: Path, as_of: date, report_dir: Path, known: list[str], night: Night | None = None
 ) -> str | None:
     """Great Expectations on the batches this run closes (not those the warehouse had); a batch
-    that trips a review threshold is recorded held_for_review (flows.review)."""
+    that trips a review threshold is recorded held_for_review (partner_ledger.publish.review)."""
     con = connect(work)
     try:
         report = check_new_batches(
@@ -203,7 +205,7 @@ def commit(work: Path, warehouse: Path) -> None:
 def stage(work: Path, out: Path) -> list[StagedBatch]:
     """Render and check the files of every batch folder that is missing, from the run's copy,
     into hidden folders beside their places: before the commit, so that no batch is committed
-    whose files cannot be produced (flows.publish)."""
+    whose files cannot be produced (partner_ledger.publish.payout_files)."""
     con = connect(work, read_only=True)
     try:
         return stage_missing(con, out)
@@ -317,7 +319,7 @@ def nightly_settlement(
 
     Without an as-of (a scheduled run), the night is today's date in UTC. `scenario` names what
     ran in the run's name and artifact keys (`run`, `scheduled`, `demo`, `backtest-baseline`…).
-    One writer at a time per warehouse (flows.lock), which is left owner-only.
+    One writer at a time per warehouse (partner_ledger.ops.lock), which is left owner-only.
     """
     as_of = as_of or datetime.now(UTC).date()
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
@@ -392,7 +394,7 @@ def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
 
 @task
 def restore_published(work: Path, config: RunConfig) -> list[str]:
-    """Build every model empty, then write the published batch folders into them (flows.rebuild)."""
+    """Build every model empty, then write the published batch folders into them (partner_ledger.settle.rebuild)."""
     dbt_build(
         work,
         config.as_of.isoformat(),

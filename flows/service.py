@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flows.prefect_setup import (
+from partner_ledger.ops.prefect_setup import (
     STARTUP_TIMEOUT,
     STARTUP_TIMEOUT_DEFAULT,
     PrefectUnavailable,

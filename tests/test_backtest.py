@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from flows.backtest import backtest_flow, backtest_nights
-from flows.rules import RulesError
+from partner_ledger.rules.validate import RulesError
 from tests.conftest import read_csv_rows
 
 

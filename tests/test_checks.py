@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.checks import CheckFailed, check_new_batches
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
+from partner_ledger.settle.checks import CheckFailed, check_new_batches
 
 REPO = Path(__file__).resolve().parent.parent
 NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")

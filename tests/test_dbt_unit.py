@@ -10,9 +10,9 @@ import json
 import os
 from pathlib import Path
 
-from flows.dbt import PROJECT_DIR, _release_duckdb, dbt_build
-from flows.rules_load import load_rules
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.dbt import PROJECT_DIR, _release_duckdb, dbt_build
 
 
 def _invoke_dbt(warehouse: Path, target: Path, *args: str):
@@ -72,8 +72,8 @@ def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
 
     import duckdb
 
-    from flows.demo_data import iban_check_digits
-    from flows.rules import is_valid_iban
+    from partner_ledger.demo.data import iban_check_digits
+    from partner_ledger.rules.validate import is_valid_iban
 
     rng = random.Random(7)
     accounts = ["", " ", "DE", "de89 3704 0044 0532 0130 00", "GB82 WEST 1234 5698 7654 32", "ÄÖ12"]
@@ -115,7 +115,7 @@ def test_rejected_clicks_reach_the_quarantine_with_their_reason(
     """SPEC §1.1 for clicks, the largest table: a record breaking a row rule or naming an unknown
     program is quarantined with its file, line, raw text and reason, once per record (a redelivered
     bad record too); valid records, and records timestamped at or after the as-of, are not."""
-    from flows.ingest import ingest_landing
+    from partner_ledger.io.ingest import ingest_landing
 
     landing = tmp_path / "landing"
     (landing / "tracking" / "clicks").mkdir(parents=True)

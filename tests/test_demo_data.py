@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from flows import warehouse
-from flows.demo_data import (
+from partner_ledger.demo.data import (
     PROGRAMS,
     TRACKING_HEADERS,
     DemoStats,
@@ -24,6 +23,7 @@ from flows.demo_data import (
     is_valid_iban,
     is_valid_payout,
 )
+from partner_ledger.io import warehouse
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config import DEFAULTS
-from flows.demo_data import generate_demo_landing
 from flows.nightly import nightly_settlement
+from partner_ledger.config import DEFAULTS
+from partner_ledger.demo.data import generate_demo_landing
 
 # the incremental models that only cache parsed input; the ledger stores are never dropped
 CACHES = (

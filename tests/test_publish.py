@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.publish import PAYOUT_COLUMNS, publish_missing
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
+from partner_ledger.publish.payout_files import PAYOUT_COLUMNS, publish_missing
 
 REPO = Path(__file__).resolve().parent.parent
 NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
@@ -82,8 +82,8 @@ PUBLISH_SCRIPT = r"""
 import sys, time
 from pathlib import Path
 import pandas, sepaxml, xmlschema
-from flows.publish import closed_batches, publish_missing
-from flows.warehouse import connect
+from partner_ledger.publish.payout_files import closed_batches, publish_missing
+from partner_ledger.io.warehouse import connect
 con = connect(Path(sys.argv[1]), read_only=True)
 closed_batches(con)
 sys.stdout.write("ready\n")

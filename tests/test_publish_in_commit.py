@@ -21,9 +21,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.dbt import PROJECT_DIR
 from flows.nightly import ledger_state, nightly_settlement
-from flows.publish import csv_cell
+from partner_ledger.publish.payout_files import csv_cell
+from partner_ledger.settle.dbt import PROJECT_DIR
 
 PROGRAM = "prog_lumen"
 NIGHT = date(2025, 4, 1)

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.rails import neutralise_formula, rail_files
+from partner_ledger.publish.rails import neutralise_formula, rail_files
 
 PROGRAM = "prog_lumen"
 PERIODS = ("2025-03", "2025-04", "2025-05")

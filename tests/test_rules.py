@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.rules import (
+from partner_ledger.rules.validate import (
     RuleProblem,
     RulesError,
     RulesSummary,

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.statements_html import Amounts, render_statement, statement_file_name
+from partner_ledger.publish.statements_html import Amounts, render_statement, statement_file_name
 
 PROGRAM = "prog_lumen"
 PERIODS = ("2025-03", "2025-04", "2025-05")

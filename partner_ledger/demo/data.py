@@ -45,7 +45,7 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
-from flows.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS
+from partner_ledger.io.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS
 
 # --- file contract (SPEC §1.1) ------------------------------------------------------------------
 

@@ -33,9 +33,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.rails import rail_files
-from flows.review import held_batches, review_folder, review_note
-from flows.statements_html import statement_files
+from partner_ledger.publish.rails import rail_files
+from partner_ledger.publish.review import held_batches, review_folder, review_note
+from partner_ledger.publish.statements_html import statement_files
 
 PAYOUT_COLUMNS = [
     "batch_id",
@@ -282,7 +282,7 @@ def stage_batch(
     batch folder already exists (never rewritten). Raises PublishError when the files cannot be
     produced (rendering, the SEPA schema, the file system), leaving no temporary folder.
     `folder` (default: the payment folder) and `extra` files outside the manifest serve a batch
-    held for review (flows.review)."""
+    held for review (partner_ledger.publish.review)."""
     final = folder or batch_folder(out, batch.program_id, batch.period)
     if final.exists():
         return None
@@ -316,7 +316,7 @@ def _stage_closed(
     con: duckdb.DuckDBPyConnection, batch: Batch, out: Path, held: dict
 ) -> StagedBatch | None:
     """Stage a closed batch: to its payment folder, or to its review folder with a note of what
-    tripped when it is held for review (flows.review)."""
+    tripped when it is held for review (partner_ledger.publish.review)."""
     if batch.batch_id not in held:
         return stage_batch(con, batch, out)
     return stage_batch(
@@ -394,5 +394,5 @@ def publish_batch(
 
 def publish_missing(con: duckdb.DuckDBPyConnection, out: Path) -> list[PublishedBatch]:
     """Publish every closed batch whose folder is missing, oldest first; a batch held for
-    review goes to its review folder instead (flows.review)."""
+    review goes to its review folder instead (partner_ledger.publish.review)."""
     return place_staged(stage_missing(con, out))

@@ -1,0 +1,1 @@
+"""The demo program: a generated landing directory of a realistic two-program year."""

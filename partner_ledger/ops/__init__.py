@@ -1,0 +1,1 @@
+"""Running it: one writer per warehouse, owner-only files, which Prefect API and its state."""

@@ -1,0 +1,1 @@
+"""Settling a night: dbt, the Great Expectations audit, rebuilding from published batches."""
