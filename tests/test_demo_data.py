@@ -20,10 +20,9 @@ from partner_ledger.demo.data import (
     TRACKING_HEADERS,
     DemoStats,
     generate_demo_landing,
-    is_valid_iban,
-    is_valid_payout,
 )
 from partner_ledger.io import warehouse
+from partner_ledger.rules.payout_details import is_valid_iban, is_valid_payout
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -46,6 +46,7 @@ import numpy as np
 import polars as pl
 
 from partner_ledger.io.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS
+from partner_ledger.rules.payout_details import iban_check_digits, is_valid_payout
 
 # --- file contract (SPEC §1.1) ------------------------------------------------------------------
 
@@ -209,23 +210,6 @@ class DemoStats:
 
 
 # --- small pure helpers ------------------------------------------------------------------------
-
-
-def iban_check_digits(country: str, bban: str) -> str:
-    """The two ISO 13616 check digits of ``country`` + ``bban``."""
-    digits = "".join(str(int(ch, 36)) for ch in (bban + country + "00").upper())
-    return f"{98 - int(digits) % 97:02d}"
-
-
-def is_valid_iban(text: str) -> bool:
-    """ISO 13616 syntax and mod-97 check (spaces ignored, any case), as SPEC §2.9 defines it."""
-    iban = text.replace(" ", "").upper()
-    if not (15 <= len(iban) <= 34 and iban[:2].isalpha() and iban[2:4].isdigit()):
-        return False
-    if not iban[4:].isalnum() or not iban.isascii():
-        return False
-    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
-    return int(digits) % 97 == 1
 
 
 def _random_iban(rng: random.Random) -> str:
@@ -613,19 +597,6 @@ def _fill_rows(ctx: _Ctx, rng: random.Random, partner: _Partner) -> None:
             local, _, domain = partner.email.partition("@")
             partner.update_row[4] = f"{local}+affiliates@{domain}"
     partner.method, partner.account = method, account
-
-
-def is_valid_payout(method: str, account: str) -> bool:
-    """The payout-details check of SPEC §2.9 (used to shape the demo, not by the engine)."""
-    if not method or not account:
-        return False
-    if method == "sepa":
-        return is_valid_iban(account)
-    if method == "paypal":
-        local, _, domain = account.partition("@")
-        no_space = not any(ch.isspace() for ch in account)
-        return account.count("@") == 1 and bool(local) and "." in domain and no_space
-    return True
 
 
 def _make_coupons(ctx: _Ctx) -> None:
