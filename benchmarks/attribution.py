@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from partner_ledger.demo.data import generate_demo_landing
+from partner_ledger.demo import generate_demo_landing
 from partner_ledger.io.ingest import ingest_landing
 from partner_ledger.io.warehouse import connect, ensure_raw_schema
 from partner_ledger.rules.load import load_rules

@@ -155,7 +155,7 @@ def prepare_landing(size: str, root: Path, reuse: bool) -> Path:
     if reuse and stats_file.exists():
         print(f"{size}: reusing {landing}")
         return landing
-    from partner_ledger.demo.data import generate_demo_landing
+    from partner_ledger.demo import generate_demo_landing
 
     scale, customer_scale = SIZES[size]
     started = time.monotonic()

@@ -16,7 +16,7 @@ from prefect import flow
 
 from flows.nightly import nightly_settlement
 from partner_ledger.config import DEFAULTS
-from partner_ledger.demo.data import generate_demo_landing
+from partner_ledger.demo import generate_demo_landing
 from partner_ledger.io.warehouse import connect
 
 

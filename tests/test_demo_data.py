@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from partner_ledger.demo.data import (
+from partner_ledger.demo import (
     PROGRAMS,
     TRACKING_HEADERS,
     DemoStats,

@@ -21,7 +21,7 @@ import pytest
 
 from flows.nightly import nightly_settlement
 from partner_ledger.config import DEFAULTS
-from partner_ledger.demo.data import generate_demo_landing
+from partner_ledger.demo import generate_demo_landing
 
 # the incremental models that only cache parsed input; the ledger stores are never dropped
 CACHES = (
