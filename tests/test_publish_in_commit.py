@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.nightly import ledger_state, nightly_settlement
-from partner_ledger.publish.payout_files import csv_cell
+from partner_ledger.publish.formula import csv_cell
 from partner_ledger.settle.dbt import PROJECT_DIR
 
 PROGRAM = "prog_lumen"

@@ -11,7 +11,8 @@ stages every missing batch folder from its working copy (``stage_missing``: rend
 written aside), only then commits the warehouse, and then moves the staged folders into place
 (``place_staged``). A batch whose files cannot be produced fails the run before the commit.
 
-CSV files neutralise spreadsheet formulas (``csv_cell``); Parquet and SEPA keep the values.
+CSV files neutralise spreadsheet formulas (``partner_ledger.publish.formula.csv_cell``); Parquet
+and SEPA keep the values. The columns are those of the export models' contracts (``contract``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -33,38 +33,18 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from partner_ledger.publish.contract import contract_columns
+from partner_ledger.publish.formula import csv_cell
 from partner_ledger.publish.rails import rail_files
 from partner_ledger.publish.review import held_batches, review_folder, review_note
 from partner_ledger.publish.statements_html import statement_files
 
-PAYOUT_COLUMNS = [
-    "batch_id",
-    "partner_id",
-    "partner_name",
-    "partner_email",
-    "payout_method",
-    "payout_account",
-    "amount",
-    "amount_cents",
-    "currency",
-]
-STATEMENT_COLUMNS = [
-    "partner_id",
-    "opening_balance_cents",
-    "commission_cents",
-    "referral_commission_cents",
-    "clawback_cents",
-    "adjustment_cents",
-    "payout_cents",
-    "closing_balance_cents",
-    "held_cents",
-    "carried_reason",
-]
+# the files' columns, in order, as the export models' enforced contracts declare them; statements.csv
+# is one batch's, so its batch_id is the folder, not a column (SPEC §3.2)
+PAYOUT_COLUMNS = list(contract_columns("exp_payouts"))
+STATEMENT_COLUMNS = [name for name in contract_columns("exp_statements") if name != "batch_id"]
 PAIN_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 STAGE_PREFIX = ".tmp-"  # a batch folder being written: hidden, beside its final place
-# a text cell a spreadsheet would read as a formula (OWASP's list): written after an apostrophe
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class PublishError(RuntimeError):
@@ -96,18 +76,6 @@ class PublishedBatch:
 
 def batch_folder(out: Path, program_id: str, period: str) -> Path:
     return out / "payouts" / program_id / period
-
-
-def csv_cell(value: object) -> object:
-    """A value as a CSV cell: text that a spreadsheet would take for a formula gets a leading
-    apostrophe (shown as text, not evaluated); numbers and plain decimal strings stay as they
-    are (docs/decisions/0016-formula-neutralisation.md)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        if not _PLAIN_NUMBER.fullmatch(value):
-            return "'" + value
-    return value
 
 
 def _csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
