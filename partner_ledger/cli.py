@@ -15,9 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from flows.service import DEFAULT_PORT, cron_problem, serve_nightly
+from flows.service import serve_nightly
 from partner_ledger.config import DEFAULTS, ENV, env_default, path_option, state_default
 from partner_ledger.ops.lock import WarehouseBusy, writer_lock
+from partner_ledger.ops.prefect_server import DEFAULT_PORT, cron_problem
 from partner_ledger.ops.prefect_setup import explain_startup_failure, use_prefect, use_prefect_home
 from partner_ledger.preflight import Checks, InputError
 
