@@ -4,9 +4,12 @@ Data-shape knobs only; the money rules live in the rules folder (seeds/)."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
+from partner_ledger.config import DEFAULTS
 from partner_ledger.io.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS
 
 TRACKING_HEADERS: dict[str, tuple[str, ...]] = {
@@ -15,6 +18,21 @@ TRACKING_HEADERS: dict[str, tuple[str, ...]] = {
 STRIPE_FILES: tuple[str, ...] = tuple(STRIPE_OBJECTS)
 
 # --- shape of the demo (data-shape knobs, not money rules: those live in seeds/) ------------------
+
+
+def _rules_rows(name: str, rules: Path = DEFAULTS["rules"]) -> list[dict[str, str]]:
+    """A file of the default rules folder the demo is settled with (validated when it loads)."""
+    with (rules / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# each program's currency and attribution windows, as the rules say: the demo places most
+# converting clicks and leads inside the windows, so it reads them rather than restating them
+CURRENCIES = {row["program_id"]: row["currency"] for row in _rules_rows("programs.csv")}
+WINDOW_DAYS = {
+    (row["program_id"], row["source"]): int(row["window_days"])
+    for row in _rules_rows("attribution_sources.csv")
+}
 
 CLICK_CHUNK_ROWS = 1_000_000  # upper bound of rows generated and written at once
 DAY = 86_400
@@ -45,7 +63,7 @@ class ProgramShape:
     clicks_per_day: int  # background clicks at scale 1
     leads_per_year: int  # leads that never convert, at scale 1
     adjustments_per_year: int
-    click_window_days: int  # used to place most converting clicks inside the window
+    click_window_days: int  # the rules' window: most converting clicks are placed inside it
     lead_window_days: int
     plans: tuple[int, ...]  # monthly net prices in cents
     plan_weights: tuple[float, ...]
@@ -59,7 +77,7 @@ class ProgramShape:
 PROGRAMS: tuple[ProgramShape, ...] = (
     ProgramShape(
         program_id="prog_eur",
-        currency="EUR",
+        currency=CURRENCIES["prog_eur"],
         short="e",
         domain="nordlicht-analytics.example",
         key_prefix="cust_",
@@ -68,8 +86,8 @@ PROGRAMS: tuple[ProgramShape, ...] = (
         clicks_per_day=1100,
         leads_per_year=900,
         adjustments_per_year=14,
-        click_window_days=30,
-        lead_window_days=60,
+        click_window_days=WINDOW_DAYS["prog_eur", "click"],
+        lead_window_days=WINDOW_DAYS["prog_eur", "lead_form"],
         plans=(1900, 4900, 9900, 19900, 29900),
         plan_weights=(0.30, 0.32, 0.22, 0.11, 0.05),
         packages=(29900, 49900, 99900),
@@ -80,7 +98,7 @@ PROGRAMS: tuple[ProgramShape, ...] = (
     ),
     ProgramShape(
         program_id="prog_usd",
-        currency="USD",
+        currency=CURRENCIES["prog_usd"],
         short="u",
         domain="cobalt-crm.example",
         key_prefix="acct_",
@@ -89,8 +107,8 @@ PROGRAMS: tuple[ProgramShape, ...] = (
         clicks_per_day=950,
         leads_per_year=800,
         adjustments_per_year=10,
-        click_window_days=45,
-        lead_window_days=90,
+        click_window_days=WINDOW_DAYS["prog_usd", "click"],
+        lead_window_days=WINDOW_DAYS["prog_usd", "lead_form"],
         plans=(2900, 7900, 14900, 29900),
         plan_weights=(0.35, 0.35, 0.2, 0.1),
         packages=(49900, 149900),
