@@ -1,4 +1,4 @@
-"""Tests of the demo landing generator (flows/demo_data.py) and of the default rules in seeds/."""
+"""Tests of the demo landing generator (partner_ledger/demo/) and of the default rules in seeds/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""flows/stripe_api.py against localstripe (customers, subscriptions, invoices, charges, refunds)
+"""partner_ledger/io/stripe_api.py against localstripe (customers, subscriptions, invoices, charges, refunds)
 and against recorded API responses (disputes, checkout sessions, which localstripe lacks)."""
 
 from __future__ import annotations
