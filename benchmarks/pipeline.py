@@ -16,7 +16,7 @@ Each prints wall and CPU seconds (user + system, the process and its children), 
 run's seconds per stage (from the run record the flow writes) and the ten slowest dbt nodes,
 beside the floor measured in the same warehouse: a DuckDB scan of every raw column the models
 read, plus writing the output tables again, as ratios. Sizes (demo generator, see
-flows/demo_data.py): example = the worked example of shared/examples; S = scale 2, customer
+partner_ledger/demo/): example = the worked example of shared/examples; S = scale 2, customer
 scale 19 (1.05M clicks); M = scale 19, customer scale 186 (~10M clicks); L = scale 95,
 customer scale 745 (~50M clicks, ~2M customers). Prints figures; asserts nothing.
 
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.config import run_record_path
+from partner_ledger.config import run_record_path
 
 REPO = Path(__file__).resolve().parent.parent
 CLI = REPO / ".venv" / "bin" / "partner-ledger"
@@ -155,7 +155,7 @@ def prepare_landing(size: str, root: Path, reuse: bool) -> Path:
     if reuse and stats_file.exists():
         print(f"{size}: reusing {landing}")
         return landing
-    from flows.demo_data import generate_demo_landing
+    from partner_ledger.demo import generate_demo_landing
 
     scale, customer_scale = SIZES[size]
     started = time.monotonic()

@@ -93,7 +93,7 @@ def profile(con: duckdb.DuckDBPyConnection, model: str, sql: str, scratch: Path)
 def compiled_models(target: Path, only: set[str]) -> list[tuple[str, str]]:
     """(model, compiled SQL) of every model of the project's last build, by path. Data tests
     compile into folders named after their .yml file and are left out; the nightly build
-    writes no manifest (flows/dbt.py), so the compiled folder is the list."""
+    writes no manifest (partner_ledger/settle/dbt.py), so the compiled folder is the list."""
     models = []
     for compiled in sorted((target / "compiled").glob("*/models/**/*.sql")):
         if compiled.parent.suffix == ".yml" or (only and compiled.stem not in only):

@@ -1,1 +1,1 @@
-"""partner-ledger: the Prefect flows, tasks and command line around the dbt project."""
+"""partner-ledger's Prefect flows: thin flow and task definitions over the partner_ledger library."""

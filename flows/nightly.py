@@ -10,58 +10,45 @@ folders exactly as they were.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.checks import check_new_batches
-from flows.config import RunConfig, dbt_log_dir, dbt_target_dir, run_record_path
-from flows.dbt import dbt_build
-from flows.ingest import ingest_landing
-from flows.lock import one_writer
-from flows.publish import (
+from partner_ledger.config import RunConfig, dbt_log_dir, dbt_target_dir
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.ops.lock import one_writer
+from partner_ledger.publish.payout_files import (
     StagedBatch,
     discard_staged,
     place_staged,
     publish_missing,
     stage_missing,
 )
-from flows.rebuild import check_warehouse, published_folders, seed_published
-from flows.review import Night, held_batches, night_counts, record_holds
-from flows.rules_load import load_rules
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.publish.review import Night, night_counts, record_holds
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.checks import check_new_batches
+from partner_ledger.settle.dbt import dbt_build
+from partner_ledger.settle.night import (
+    QUARANTINE_KEY,
+    RunSummary,
+    batch_report,
+    ledger_state,
+    stripe_api_key,
+    summarize,
+    working_copy_path,
+    write_run_record,
+)
+from partner_ledger.settle.rebuild import check_warehouse, published_folders, seed_published
 
 os.environ.setdefault("TQDM_DISABLE", "1")
-
-
-@dataclass
-class RunSummary:
-    as_of: str
-    files_loaded: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    stripe_api_objects: int = 0
-    models_built: int = 0
-    quarantined: int = 0
-    quarantined_tonight: int = 0
-    ledger_entries_appended: int = 0
-    batches_closed: list[str] = field(default_factory=list)
-    batches_published: list[str] = field(default_factory=list)
-    batches_held: list[str] = field(default_factory=list)  # waiting for `approve` (flows.review)
-    partners_paid: int = 0
-    paid_cents_by_currency: dict[str, int] = field(default_factory=dict)
-    carried_cents_by_reason: dict[str, int] = field(default_factory=dict)
-    data_docs: str | None = None
-    seconds_by_stage: dict[str, float] = field(default_factory=dict)
-    slowest_dbt_nodes: dict[str, float] = field(default_factory=dict)  # the ten slowest
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
@@ -69,12 +56,6 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
         return get_run_logger()
     except Exception:  # outside a flow run (plain function call in a test)
         return logging.getLogger("partner_ledger")
-
-
-def working_copy_path(warehouse: Path) -> Path:
-    """The run's copy keeps the warehouse's file name (DuckDB names its catalog after it, and
-    dbt's views refer to that catalog), in a hidden folder beside it."""
-    return warehouse.parent / ".run" / warehouse.name
 
 
 @task(retries=2, retry_delay_seconds=2)
@@ -90,21 +71,6 @@ def prepare_working_copy(warehouse: Path) -> Path:
     return work
 
 
-def stripe_api_key() -> str | None:
-    """The Stripe key: STRIPE_API_KEY, else the Prefect Secret block named by
-    PARTNER_LEDGER_STRIPE_SECRET_BLOCK; None means Stripe comes from landing files only.
-    The key is never a flow or task parameter, so it never reaches Prefect's run records."""
-    key = os.environ.get("STRIPE_API_KEY", "").strip()
-    if key:
-        return key
-    block = os.environ.get("PARTNER_LEDGER_STRIPE_SECRET_BLOCK", "").strip()
-    if not block:
-        return None
-    from prefect.blocks.system import Secret
-
-    return str(Secret.load(block).get()).strip() or None
-
-
 @task(retries=2, retry_delay_seconds=2)
 def ingest(work: Path, landing: Path) -> dict[str, int]:
     """Load new and changed landing files (and Stripe through the API when configured)."""
@@ -118,7 +84,7 @@ def ingest(work: Path, landing: Path) -> dict[str, int]:
         api_key = stripe_api_key()
         api_objects = 0
         if api_key:
-            from flows.stripe_api import pull_stripe_from_env
+            from partner_ledger.io.stripe_api import pull_stripe_from_env
 
             api_objects = pull_stripe_from_env(con, api_key=api_key).objects
     finally:
@@ -167,7 +133,7 @@ def audit(
     work: Path, as_of: date, report_dir: Path, known: list[str], night: Night | None = None
 ) -> str | None:
     """Great Expectations on the batches this run closes (not those the warehouse had); a batch
-    that trips a review threshold is recorded held_for_review (flows.review)."""
+    that trips a review threshold is recorded held_for_review (partner_ledger.publish.review)."""
     con = connect(work)
     try:
         report = check_new_batches(
@@ -203,7 +169,7 @@ def commit(work: Path, warehouse: Path) -> None:
 def stage(work: Path, out: Path) -> list[StagedBatch]:
     """Render and check the files of every batch folder that is missing, from the run's copy,
     into hidden folders beside their places: before the commit, so that no batch is committed
-    whose files cannot be produced (flows.publish)."""
+    whose files cannot be produced (partner_ledger.publish.payout_files)."""
     con = connect(work, read_only=True)
     try:
         return stage_missing(con, out)
@@ -226,72 +192,6 @@ def publish(warehouse: Path, out: Path, staged: list[StagedBatch]) -> list[str]:
             "published %s: %d line(s), %d cents", batch.batch_id, batch.row_count, batch.total_cents
         )
     return [batch.batch_id for batch in published]
-
-
-QUARANTINE_KEY = "hash(source_table, file_path, line_no, reason)"  # one quarantined record
-
-
-def ledger_state(warehouse: Path) -> tuple[int, set[str], set[int]]:
-    """How many ledger entries, which batches and which quarantined records a warehouse holds
-    (none before the first run)."""
-    if not warehouse.exists():
-        return 0, set(), set()
-    con = connect(warehouse, read_only=True)
-    try:
-        tables = {
-            row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
-        }
-        if not {"fct_ledger_entries", "fct_payout_batches"} <= tables:
-            return 0, set(), set()
-        entries = con.execute("select count(*) from fct_ledger_entries").fetchone()[0]
-        batches = {
-            row[0] for row in con.execute("select batch_id from fct_payout_batches").fetchall()
-        }
-        quarantined = {
-            row[0] for row in con.execute(f"select {QUARANTINE_KEY} from quarantine").fetchall()
-        }
-    finally:
-        con.close()
-    return int(entries), batches, quarantined
-
-
-def summarize(
-    warehouse: Path, summary: RunSummary, before: tuple[int, set[str], set[int]]
-) -> RunSummary:
-    con = connect(warehouse, read_only=True)
-    try:
-        entries_before, batches_before, quarantined_before = before
-        quarantined = [
-            row[0] for row in con.execute(f"select {QUARANTINE_KEY} from quarantine").fetchall()
-        ]
-        summary.quarantined = len(quarantined)
-        # tonight's: records in quarantine that the previous run did not hold there
-        summary.quarantined_tonight = sum(key not in quarantined_before for key in quarantined)
-        summary.ledger_entries_appended = (
-            con.execute("select count(*) from fct_ledger_entries").fetchone()[0] - entries_before
-        )
-        summary.batches_closed = sorted(
-            row[0]
-            for row in con.execute("select batch_id from fct_payout_batches").fetchall()
-            if row[0] not in batches_before
-        )
-        rows = con.execute(
-            "select currency, count(*), sum(amount_cents) from fct_payout_lines "
-            "where list_contains(?, batch_id) group by 1",
-            [summary.batches_closed],
-        ).fetchall()
-        summary.partners_paid = sum(row[1] for row in rows)
-        summary.paid_cents_by_currency = {row[0]: int(row[2]) for row in rows}
-        carried = con.execute(
-            "select carried_reason, sum(closing_balance_cents) from fct_payout_statements "
-            "where list_contains(?, batch_id) and carried_reason is not null group by 1 order by 1",
-            [summary.batches_closed],
-        ).fetchall()
-        summary.carried_cents_by_reason = {row[0]: int(row[1]) for row in carried}
-        summary.batches_held = sorted(held_batches(con))
-    finally:
-        con.close()
-    return summary
 
 
 def _run_name() -> str:
@@ -317,7 +217,7 @@ def nightly_settlement(
 
     Without an as-of (a scheduled run), the night is today's date in UTC. `scenario` names what
     ran in the run's name and artifact keys (`run`, `scheduled`, `demo`, `backtest-baseline`…).
-    One writer at a time per warehouse (flows.lock), which is left owner-only.
+    One writer at a time per warehouse (partner_ledger.ops.lock), which is left owner-only.
     """
     as_of = as_of or datetime.now(UTC).date()
     config = RunConfig(as_of=as_of, landing=landing, rules=rules, warehouse=warehouse, out=out)
@@ -392,7 +292,7 @@ def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
 
 @task
 def restore_published(work: Path, config: RunConfig) -> list[str]:
-    """Build every model empty, then write the published batch folders into them (flows.rebuild)."""
+    """Build every model empty, then write the published batch folders into them (partner_ledger.settle.rebuild)."""
     dbt_build(
         work,
         config.as_of.isoformat(),
@@ -448,32 +348,3 @@ def rebuild_warehouse(
             f"the last published batch was closed as of {last}: rebuild as of a later night"
         )
     return _settle(config, scenario, rebuild=True)
-
-
-def write_run_record(config: RunConfig, summary: RunSummary) -> None:
-    """The run's summary (counts, seconds per stage) as JSON, for operators and benchmarks; the
-    same night run again overwrites it."""
-    path = run_record_path(config.warehouse, config.as_of)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(summary), indent=2, sort_keys=True) + "\n")
-
-
-def batch_report(config: RunConfig, summary: RunSummary) -> str:
-    """Markdown for the run's batches: what was paid, what was carried and why, and links."""
-    lines = [f"# Payout batches closed as of {summary.as_of}", ""]
-    lines.append("| batch | folder |")
-    lines.append("| --- | --- |")
-    for batch_id in summary.batches_closed:
-        program_id, period = batch_id[: -len("-YYYY-MM")], batch_id[-len("YYYY-MM") :]
-        folder = (config.out / "payouts" / program_id / period).resolve()
-        lines.append(f"| {batch_id} | [{folder}]({folder.as_uri()}) |")
-    lines.append("")
-    lines.append(f"Partners paid: {summary.partners_paid}")
-    for currency, cents in sorted(summary.paid_cents_by_currency.items()):
-        lines.append(f"- paid {currency}: {cents} cents")
-    for reason, cents in sorted(summary.carried_cents_by_reason.items()):
-        lines.append(f"- carried `{reason}`: {cents} cents")
-    if summary.data_docs:
-        docs = Path(summary.data_docs).resolve()
-        lines.append(f"\nData docs: [{docs}]({docs.as_uri()})")
-    return "\n".join(lines)

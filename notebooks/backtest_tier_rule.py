@@ -60,7 +60,7 @@ from flows.backtest import backtest_flow
 
 alt.data_transformers.disable_max_rows()
 
-from flows.analysis import (
+from partner_ledger.analysis import (
     enable_offline_charts,
     money_axis,
     open_warehouse,

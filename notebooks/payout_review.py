@@ -45,8 +45,8 @@ import polars as pl
 
 alt.data_transformers.disable_max_rows()
 
-from flows import analysis
-from flows.analysis import (
+from partner_ledger import analysis
+from partner_ledger.analysis import (
     enable_offline_charts,
     money_axis,
     open_warehouse,
@@ -56,7 +56,7 @@ from flows.analysis import (
 )
 
 enable_offline_charts()
-from flows.publish import PAYOUT_COLUMNS
+from partner_ledger.publish.payout_files import PAYOUT_COLUMNS
 
 con = open_warehouse(warehouse)
 

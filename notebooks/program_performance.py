@@ -45,8 +45,8 @@ import polars.selectors as cs
 
 alt.data_transformers.disable_max_rows()
 
-from flows import analysis
-from flows.analysis import (
+from partner_ledger import analysis
+from partner_ledger.analysis import (
     enable_offline_charts,
     money_axis,
     open_warehouse,

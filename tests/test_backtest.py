@@ -9,8 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.backtest import backtest_flow, backtest_nights
-from flows.rules import RulesError
+from flows.backtest import backtest_flow
+from partner_ledger.rules.validate import RulesError
+from partner_ledger.settle.backtest import backtest_nights
 from tests.conftest import read_csv_rows
 
 

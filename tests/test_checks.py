@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.checks import CheckFailed, check_new_batches
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
+from partner_ledger.settle.checks import CheckFailed, check_new_batches
 
 REPO = Path(__file__).resolve().parent.parent
 NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
@@ -148,7 +148,8 @@ def test_an_invalid_rules_folder_stops_the_run_and_changes_nothing(
     request, built: Path, example: Path, warehouse: Path, tmp_path: Path
 ) -> None:
     request.getfixturevalue("prefect_harness")
-    from flows.nightly import nightly_settlement, working_copy_path
+    from flows.nightly import nightly_settlement
+    from partner_ledger.settle.night import working_copy_path
 
     rules = tmp_path / "rules"
     shutil.copytree(example / "rules", rules)

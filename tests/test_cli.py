@@ -87,7 +87,8 @@ def test_serve_deployment_settles_the_night_it_runs(tmp_path: Path) -> None:
     assert deployment.parameters["warehouse"] == str(tmp_path / "w.duckdb")
     assert deployment.parameters["scenario"] == "scheduled"
     assert "as_of" not in deployment.parameters  # a scheduled run settles the night it runs
-    # imported as a module: a file entrypoint puts flows/ on sys.path, where dbt.py hides dbt
+    # imported as a module: a file entrypoint puts flows/ on sys.path, where a module named like
+    # a package would hide it
     assert deployment.entrypoint == "flows.nightly.nightly_settlement"
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.dbt import dbt_build
-from flows.ingest import ingest_landing
-from flows.rules_load import load_rules
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.dbt import dbt_build
 
 SHUFFLES = int(os.environ.get("PARTNER_LEDGER_SHUFFLES", "1"))
 KILLS = int(os.environ.get("PARTNER_LEDGER_KILLS", "1"))

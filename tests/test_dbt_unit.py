@@ -10,9 +10,9 @@ import json
 import os
 from pathlib import Path
 
-from flows.dbt import PROJECT_DIR, _release_duckdb, dbt_build
-from flows.rules_load import load_rules
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.dbt import PROJECT_DIR, _release_duckdb, dbt_build
 
 
 def _invoke_dbt(warehouse: Path, target: Path, *args: str):
@@ -64,58 +64,13 @@ def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:
     assert len(result.result) >= 50
 
 
-def test_sql_iban_check_agrees_with_python(tmp_path: Path) -> None:
-    """The portable SQL IBAN check (macros/payout_details.sql: letters replaced one by one, mod 97
-    taken seven digits at a time) gives the Python rules check's verdict on valid IBANs of many
-    lengths, their one-character corruptions, and malformed text."""
-    import random
-
-    import duckdb
-
-    from flows.demo_data import iban_check_digits
-    from flows.rules import is_valid_iban
-
-    rng = random.Random(7)
-    accounts = ["", " ", "DE", "de89 3704 0044 0532 0130 00", "GB82 WEST 1234 5698 7654 32", "ÄÖ12"]
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    for length in range(11, 31):
-        bban = "".join(rng.choice(alphabet) for _ in range(length))
-        country = rng.choice(["DE", "FR", "NL", "GB", "MT", "LC"])
-        iban = country + iban_check_digits(country, bban) + bban
-        position = rng.randrange(len(iban))
-        broken = (
-            iban[:position] + rng.choice(alphabet.replace(iban[position], "")) + iban[position:][1:]
-        )
-        accounts += [iban, iban.lower(), " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))]
-        accounts += [broken, iban + "-", iban[:-1]]
-    values = ", ".join("('" + account.replace("'", "''") + "')" for account in accounts)
-
-    warehouse = tmp_path / "iban" / "partner_ledger.duckdb"
-    connect(warehouse).close()
-    result = _invoke_dbt(
-        warehouse,
-        tmp_path / "target",
-        "compile",
-        "--inline",
-        "select account, {{ is_valid_iban('account') }} as ok "
-        f"from (values {values}) as accounts(account)",
-    )
-    assert result.success, result.exception
-    sql = result.result.results[0].node.compiled_code
-    assert "list_reduce" not in sql and "regexp_full_match" in sql
-    verdicts = dict(duckdb.connect().execute(sql).fetchall())
-    expected = {account: is_valid_iban(account) for account in accounts}
-    assert verdicts == expected
-    assert 40 <= sum(expected.values()) < len(accounts)
-
-
 def test_rejected_clicks_reach_the_quarantine_with_their_reason(
     example: Path, tmp_path: Path
 ) -> None:
     """SPEC §1.1 for clicks, the largest table: a record breaking a row rule or naming an unknown
     program is quarantined with its file, line, raw text and reason, once per record (a redelivered
     bad record too); valid records, and records timestamped at or after the as-of, are not."""
-    from flows.ingest import ingest_landing
+    from partner_ledger.io.ingest import ingest_landing
 
     landing = tmp_path / "landing"
     (landing / "tracking" / "clicks").mkdir(parents=True)

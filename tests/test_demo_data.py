@@ -1,4 +1,4 @@
-"""Tests of the demo landing generator (flows/demo_data.py) and of the default rules in seeds/."""
+"""Tests of the demo landing generator (partner_ledger/demo/) and of the default rules in seeds/."""
 
 from __future__ import annotations
 
@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 
-from flows import warehouse
-from flows.demo_data import (
+from partner_ledger.demo import (
     PROGRAMS,
     TRACKING_HEADERS,
     DemoStats,
     generate_demo_landing,
-    is_valid_iban,
-    is_valid_payout,
 )
+from partner_ledger.io import warehouse
+from partner_ledger.rules.payout_details import is_valid_iban, is_valid_payout
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

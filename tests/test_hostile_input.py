@@ -26,9 +26,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.ingest import ingest_landing
 from flows.nightly import nightly_settlement
-from flows.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS, connect
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS, connect
 
 FUZZ_ROWS = int(os.environ.get("PARTNER_LEDGER_FUZZ_ROWS", "10500"))
 FUZZ_SEED = int(os.environ.get("PARTNER_LEDGER_FUZZ_SEED", "20250401"))

@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config import DEFAULTS
-from flows.demo_data import generate_demo_landing
 from flows.nightly import nightly_settlement
+from partner_ledger.config import DEFAULTS
+from partner_ledger.demo import generate_demo_landing
 
 # the incremental models a full build gives again: the caches of parsed input, and the statement
 # lines of closed batches (built from the ledger stores); the ledger stores are never dropped

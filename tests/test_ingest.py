@@ -1,7 +1,7 @@
 """Landing files → raw tables (SPEC §1.1, §1.2), on a DuckDB file, without dbt or Prefect.
 
 Each test writes a small landing directory under tmp_path and calls
-``flows.ingest.ingest_landing`` on a warehouse made with ``flows.warehouse.connect``: delivery
+``partner_ledger.io.ingest.ingest_landing`` on a warehouse made with ``partner_ledger.io.warehouse.connect``: delivery
 identity (path + content hash), versions, the rows-read accounting of the manifest, structural
 rejects (with file, line number — the header is line 1 — and raw text) that never stop the valid
 rows of the same file, and a one-million-row file under a memory sanity bound.
@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.ingest import ingest_landing
-from flows.warehouse import connect
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -478,12 +478,12 @@ def test_jsonl_lines_that_are_not_objects_with_an_id_are_rejected(con, landing: 
 def test_jsonl_larger_than_one_batch_loads_every_line_with_its_number(
     con, landing: Path, monkeypatch
 ) -> None:
-    """Stripe lines go in as batches (flows.ingest.STRIPE_BATCH_LINES): with batches of 3, a
+    """Stripe lines go in as batches (partner_ledger.io.ingest.STRIPE_BATCH_LINES): with batches of 3, a
     file of 10 lines with a bad line and a blank line loads the other 8 with their own line
     numbers, all in one delivery."""
-    import flows.ingest
+    import partner_ledger.io.ingest
 
-    monkeypatch.setattr(flows.ingest, "STRIPE_BATCH_LINES", 3)
+    monkeypatch.setattr(partner_ledger.io.ingest, "STRIPE_BATCH_LINES", 3)
     lines = [f'{{"id": "ch_{n}", "object": "charge"}}' for n in range(1, 11)]
     lines[4] = "not json"  # line 5
     lines[7] = ""  # line 8: blank
@@ -508,8 +508,8 @@ def test_jsonl_larger_than_one_batch_loads_every_line_with_its_number(
 MEASURE = r"""
 import json, resource, sys
 from pathlib import Path
-from flows.ingest import ingest_landing
-from flows.warehouse import connect
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect
 con = connect(Path(sys.argv[1]))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 summary = ingest_landing(con, Path(sys.argv[2]))

@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
 
 EXAMPLES = int(os.environ.get("PARTNER_LEDGER_STATE_MACHINE_EXAMPLES", "6"))
 STEPS = int(os.environ.get("PARTNER_LEDGER_STATE_MACHINE_STEPS", "8"))

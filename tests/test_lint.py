@@ -12,7 +12,16 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 def test_ruff_check() -> None:
     result = subprocess.run(
-        [str(RUFF), "check", "flows", "tests", "benchmarks", "notebooks", "scripts"],
+        [
+            str(RUFF),
+            "check",
+            "partner_ledger",
+            "flows",
+            "tests",
+            "benchmarks",
+            "notebooks",
+            "scripts",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -22,7 +31,17 @@ def test_ruff_check() -> None:
 
 def test_ruff_format() -> None:
     result = subprocess.run(
-        [str(RUFF), "format", "--check", "flows", "tests", "benchmarks", "notebooks", "scripts"],
+        [
+            str(RUFF),
+            "format",
+            "--check",
+            "partner_ledger",
+            "flows",
+            "tests",
+            "benchmarks",
+            "notebooks",
+            "scripts",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

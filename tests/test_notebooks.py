@@ -142,7 +142,7 @@ def test_notebook_shape(name: str) -> None:
     assert {"warehouse", "program_id", "period"} <= _parameter_names(notebook)
     connects = re.findall(r"duckdb\.connect\(([^\n]*)", source)
     assert all("read_only=True" in call for call in connects), connects
-    assert "open_warehouse(warehouse)" in source  # flows.analysis: read-only
+    assert "open_warehouse(warehouse)" in source  # partner_ledger.analysis: read-only
     assert all(not cell.get("outputs") for cell in code_cells)
 
 
@@ -150,7 +150,7 @@ def test_open_warehouse_is_read_only(tmp_path: Path) -> None:
     import duckdb
     import pytest as _pytest
 
-    from flows.analysis import open_warehouse
+    from partner_ledger.analysis import open_warehouse
 
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).execute("create table t (x int)").close()
@@ -361,7 +361,7 @@ def test_backtest_tier_rule(prefect_harness, demo_replayed, tmp_path: Path) -> N
 def test_dbt_docs_generate(demo_replayed, tmp_path: Path, monkeypatch) -> None:
     from dbt.cli.main import dbtRunner
 
-    from flows.dbt import _release_duckdb
+    from partner_ledger.settle.dbt import _release_duckdb
 
     directory, _ = demo_replayed
     copy = tmp_path / "docs" / "partner_ledger.duckdb"

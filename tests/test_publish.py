@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from flows.publish import PAYOUT_COLUMNS, publish_missing
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
+from partner_ledger.publish.contract import contract_columns
+from partner_ledger.publish.payout_files import PAYOUT_COLUMNS, STATEMENT_COLUMNS, publish_missing
 
 REPO = Path(__file__).resolve().parent.parent
 NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
@@ -82,8 +83,8 @@ PUBLISH_SCRIPT = r"""
 import sys, time
 from pathlib import Path
 import pandas, sepaxml, xmlschema
-from flows.publish import closed_batches, publish_missing
-from flows.warehouse import connect
+from partner_ledger.publish.payout_files import closed_batches, publish_missing
+from partner_ledger.io.warehouse import connect
 con = connect(Path(sys.argv[1]), read_only=True)
 closed_batches(con)
 sys.stdout.write("ready\n")
@@ -246,6 +247,44 @@ def test_payout_folders_are_0700_and_files_0600(built: Path, payouts: Path) -> N
 
 
 # --- (d) parquet mirrors csv -------------------------------------------------------------------
+
+
+def test_the_columns_are_the_enforced_contracts_and_spec() -> None:
+    """The files' columns come from the export models' enforced contracts, which are SPEC §3.2's
+    lists (written out here so that the test does not trust the module under test)."""
+    import yaml
+
+    assert PAYOUT_COLUMNS == [
+        "batch_id",
+        "partner_id",
+        "partner_name",
+        "partner_email",
+        "payout_method",
+        "payout_account",
+        "amount",
+        "amount_cents",
+        "currency",
+    ]
+    assert STATEMENT_COLUMNS == [
+        "partner_id",
+        "opening_balance_cents",
+        "commission_cents",
+        "referral_commission_cents",
+        "clawback_cents",
+        "adjustment_cents",
+        "payout_cents",
+        "closing_balance_cents",
+        "held_cents",
+        "carried_reason",
+    ]
+    assert contract_columns("exp_statements")[0] == "batch_id"
+    enforced = {
+        node["name"]
+        for path in (REPO / "models").rglob("*.yml")
+        for node in (yaml.safe_load(path.read_text()) or {}).get("models") or []
+        if ((node.get("config") or {}).get("contract") or {}).get("enforced")
+    }
+    assert {"exp_payouts", "exp_statements"} <= enforced
 
 
 @pytest.mark.parametrize("period", PERIODS)

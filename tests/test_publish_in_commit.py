@@ -21,9 +21,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from flows.dbt import PROJECT_DIR
-from flows.nightly import ledger_state, nightly_settlement
-from flows.publish import csv_cell
+from flows.nightly import nightly_settlement
+from partner_ledger.publish.formula import csv_cell
+from partner_ledger.settle.dbt import PROJECT_DIR
+from partner_ledger.settle.night import ledger_state
 
 PROGRAM = "prog_lumen"
 NIGHT = date(2025, 4, 1)

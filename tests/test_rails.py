@@ -15,7 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.rails import neutralise_formula, rail_files
+from partner_ledger.publish.formula import csv_cell
+from partner_ledger.publish.rails import rail_files
 
 PROGRAM = "prog_lumen"
 PERIODS = ("2025-03", "2025-04", "2025-05")
@@ -151,7 +152,11 @@ def test_text_cells_never_run_as_formulas() -> None:
     assert wise[5] == "12.30"
     paypal = _rows_from(files["paypal_payouts.csv"])[0]
     assert paypal[0] == "'@evil" and paypal[1] == "12.30"
-    assert neutralise_formula("-1") == "'-1" and neutralise_formula("Mira") == "Mira"
+    # one rule for every CSV file (decision 0016): a plain number stays a number, other text
+    # starting like a formula is made inert
+    numbered = rail_files("prog-2025-01", [{**line, "partner_name": "-12.50"}])
+    assert _rows_from(numbered["wise_batch.csv"])[1][0] == "-12.50"
+    assert csv_cell("-1") == "-1" and csv_cell("-1+2") == "'-1+2" and csv_cell("Mira") == "Mira"
 
 
 def _rows_from(content: bytes) -> list[list[str]]:

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from flows.nightly import nightly_settlement, rebuild_warehouse
-from flows.publish import closed_batches, render_batch
-from flows.rebuild import WarehouseUnavailable
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
+from partner_ledger.publish.payout_files import closed_batches, render_batch
+from partner_ledger.settle.rebuild import WarehouseUnavailable
 
 PROGRAM = "prog_lumen"
 PUBLISHED = ("2025-03", "2025-04", "2025-05")

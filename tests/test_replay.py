@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.config import DEFAULTS, dbt_target_dir
-from flows.demo import replay_nights
 from flows.nightly import nightly_settlement
+from partner_ledger.config import DEFAULTS, dbt_target_dir
+from partner_ledger.demo.replay import replay_nights
 
 
 @pytest.fixture(scope="module")

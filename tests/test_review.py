@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main, summary_line
 from flows.nightly import nightly_settlement
-from flows.publish import publish_missing
-from flows.rules import RulesError, validate_rules
-from flows.warehouse import connect
+from partner_ledger.cli import main, summary_line
+from partner_ledger.io.warehouse import connect
+from partner_ledger.publish.payout_files import publish_missing
+from partner_ledger.rules.validate import RulesError, validate_rules
 from tests.conftest import read_csv_rows
 
 PROGRAM = "prog_lumen"

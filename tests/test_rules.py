@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.rules import (
+from partner_ledger.rules.payout_details import is_valid_iban
+from partner_ledger.rules.validate import (
     RuleProblem,
     RulesError,
     RulesSummary,
     is_valid_bic,
-    is_valid_iban,
     validate_rules,
 )
 

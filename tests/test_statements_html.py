@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.statements_html import (
+from partner_ledger.publish.statements_html import (
     CUSTOMER_KEY,
     PAID_EVENT_ID,
     Amounts,

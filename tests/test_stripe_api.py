@@ -1,4 +1,4 @@
-"""flows/stripe_api.py against localstripe (customers, subscriptions, invoices, charges, refunds)
+"""partner_ledger/io/stripe_api.py against localstripe (customers, subscriptions, invoices, charges, refunds)
 and against recorded API responses (disputes, checkout sessions, which localstripe lacks)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import stripe
 import stripe._http_client
 import stripe._util
 
-from flows import stripe_api
-from flows.stripe_api import StripePullError, pull_stripe, pull_stripe_from_env
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.io import stripe_api
+from partner_ledger.io.stripe_api import StripePullError, pull_stripe, pull_stripe_from_env
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
 from tests.conftest_stripe import FakeStripeAPI, FlakyProxy, LocalStripe, free_port
 
 KEY = "sk_test_canary_0123456789abcdef"
@@ -457,7 +457,7 @@ def test_canary_key_never_leaks(
     canary = f"sk_test_CANARY_{uuid.uuid4().hex}"
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="stripe")
-    caplog.set_level(logging.DEBUG, logger="flows.stripe_api")
+    caplog.set_level(logging.DEBUG, logger="partner_ledger.io.stripe_api")
     monkeypatch.setattr(stripe, "log", "debug")  # the SDK's own console logging, too,
     monkeypatch.setattr(stripe._util, "STRIPE_LOG", "debug")  # as if STRIPE_LOG=debug were set
     seed(stripe.StripeClient(canary, base_addresses={"api": ls.url}))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flows.dbt import PROJECT_DIR, dbt_build
-from flows.demo_data import generate_demo_landing
-from flows.ingest import ingest_landing
-from flows.rules_load import load_rules
-from flows.warehouse import connect, ensure_raw_schema
+from partner_ledger.demo import generate_demo_landing
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.dbt import PROJECT_DIR, dbt_build
 
 AS_OF = "2026-01-01"
 

@@ -11,7 +11,8 @@ stages every missing batch folder from its working copy (``stage_missing``: rend
 written aside), only then commits the warehouse, and then moves the staged folders into place
 (``place_staged``). A batch whose files cannot be produced fails the run before the commit.
 
-CSV files neutralise spreadsheet formulas (``csv_cell``); Parquet and SEPA keep the values.
+CSV files neutralise spreadsheet formulas (``partner_ledger.publish.formula.csv_cell``); Parquet
+and SEPA keep the values. The columns are those of the export models' contracts (``contract``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -36,38 +36,18 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from flows.rails import rail_files
-from flows.review import held_batches, review_folder, review_note
-from flows.statements_html import statement_files
+from partner_ledger.publish.contract import contract_columns
+from partner_ledger.publish.formula import csv_cell
+from partner_ledger.publish.rails import rail_files
+from partner_ledger.publish.review import held_batches, review_folder, review_note
+from partner_ledger.publish.statements_html import statement_files
 
-PAYOUT_COLUMNS = [
-    "batch_id",
-    "partner_id",
-    "partner_name",
-    "partner_email",
-    "payout_method",
-    "payout_account",
-    "amount",
-    "amount_cents",
-    "currency",
-]
-STATEMENT_COLUMNS = [
-    "partner_id",
-    "opening_balance_cents",
-    "commission_cents",
-    "referral_commission_cents",
-    "clawback_cents",
-    "adjustment_cents",
-    "payout_cents",
-    "closing_balance_cents",
-    "held_cents",
-    "carried_reason",
-]
+# the files' columns, in order, as the export models' enforced contracts declare them; statements.csv
+# is one batch's, so its batch_id is the folder, not a column (SPEC §3.2)
+PAYOUT_COLUMNS = list(contract_columns("exp_payouts"))
+STATEMENT_COLUMNS = [name for name in contract_columns("exp_statements") if name != "batch_id"]
 PAIN_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
 STAGE_PREFIX = ".tmp-"  # a batch folder being written: hidden, beside its final place
-# a text cell a spreadsheet would read as a formula (OWASP's list): written after an apostrophe
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 class PublishError(RuntimeError):
@@ -99,18 +79,6 @@ class PublishedBatch:
 
 def batch_folder(out: Path, program_id: str, period: str) -> Path:
     return out / "payouts" / program_id / period
-
-
-def csv_cell(value: object) -> object:
-    """A value as a CSV cell: text that a spreadsheet would take for a formula gets a leading
-    apostrophe (shown as text, not evaluated); numbers and plain decimal strings stay as they
-    are (docs/decisions/0016-formula-neutralisation.md)."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        if not _PLAIN_NUMBER.fullmatch(value):
-            return "'" + value
-    return value
 
 
 def _csv_bytes(columns: list[str], rows: list[tuple]) -> bytes:
@@ -320,7 +288,7 @@ def stage_batch(
     batch folder already exists (never rewritten). Raises PublishError when the files cannot be
     produced (rendering, the SEPA schema, the file system), leaving no temporary folder.
     `folder` (default: the payment folder) and `extra` files outside the manifest serve a batch
-    held for review (flows.review)."""
+    held for review (partner_ledger.publish.review)."""
     final = folder or batch_folder(out, batch.program_id, batch.period)
     if final.exists():
         return None
@@ -354,7 +322,7 @@ def _stage_closed(
     con: duckdb.DuckDBPyConnection, batch: Batch, out: Path, held: dict
 ) -> StagedBatch | None:
     """Stage a closed batch: to its payment folder, or to its review folder with a note of what
-    tripped when it is held for review (flows.review)."""
+    tripped when it is held for review (partner_ledger.publish.review)."""
     if batch.batch_id not in held:
         return stage_batch(con, batch, out)
     return stage_batch(
@@ -432,5 +400,5 @@ def publish_batch(
 
 def publish_missing(con: duckdb.DuckDBPyConnection, out: Path) -> list[PublishedBatch]:
     """Publish every closed batch whose folder is missing, oldest first; a batch held for
-    review goes to its review folder instead (flows.review)."""
+    review goes to its review folder instead (partner_ledger.publish.review)."""
     return place_staged(stage_missing(con, out))

@@ -12,7 +12,8 @@ Each provider's published upload layout (docs/decisions/0021-payout-rails.md):
 
 A file is written only when the batch has lines of its method. Amounts are the ledger's integer
 cents written with the currency's minor digits (the ``amount`` of payouts.csv), never floats;
-text cells go through :func:`neutralise_formula` so a spreadsheet never runs a partner's name.
+every cell goes through :func:`partner_ledger.publish.formula.csv_cell`, the one formula guard
+of the CSV files (decision 0016), so a spreadsheet never runs a partner's name.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+
+from partner_ledger.publish.formula import csv_cell
 
 PAYPAL_FILE = "paypal_payouts.csv"
 WISE_FILE = "wise_batch.csv"
@@ -40,12 +43,6 @@ WISE_RECEIVER_TYPE = "PERSON"
 WISE_AMOUNT_CURRENCY = "target"
 # Wise limits a payment reference to a short text; ours names the batch.
 WISE_REFERENCE_LENGTH = 35
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(text: str) -> str:
-    """A text cell a spreadsheet would read as a formula, made inert with a leading apostrophe."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _csv(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> bytes:
@@ -53,7 +50,7 @@ def _csv(rows: Sequence[Sequence[str]], header: Sequence[str] | None) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     if header is not None:
         writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([[csv_cell(cell) for cell in row] for row in rows])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -64,11 +61,11 @@ def payment_reference(batch_id: str, partner_id: str) -> str:
 def paypal_payouts_csv(batch_id: str, lines: Sequence[Mapping[str, object]]) -> bytes:
     rows = [
         [
-            neutralise_formula(str(line["payout_account"])),
+            str(line["payout_account"]),
             str(line["amount"]),
             str(line["currency"]),
-            neutralise_formula(payment_reference(batch_id, str(line["partner_id"]))),
-            neutralise_formula(f"Partner payout {batch_id}"),
+            payment_reference(batch_id, str(line["partner_id"])),
+            f"Partner payout {batch_id}",
             PAYPAL_WALLET,
         ]
         for line in lines
@@ -79,9 +76,9 @@ def paypal_payouts_csv(batch_id: str, lines: Sequence[Mapping[str, object]]) -> 
 def wise_batch_csv(batch_id: str, lines: Sequence[Mapping[str, object]]) -> bytes:
     rows = [
         [
-            neutralise_formula(str(line["partner_name"] or line["partner_id"])),
-            neutralise_formula(str(line["payout_account"])),
-            neutralise_formula(batch_id[:WISE_REFERENCE_LENGTH]),
+            str(line["partner_name"] or line["partner_id"]),
+            str(line["payout_account"]),
+            batch_id[:WISE_REFERENCE_LENGTH],
             WISE_RECEIVER_TYPE,
             WISE_AMOUNT_CURRENCY,
             str(line["amount"]),

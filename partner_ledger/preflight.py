@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from flows.config import ENV, env_default, parse_date
-from flows.rules import RulesError, validate_rules
+from partner_ledger.config import ENV, env_default, parse_date
+from partner_ledger.rules.validate import RulesError, validate_rules
 
 
 class InputError(ValueError):

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from flows.warehouse import connect
+from partner_ledger.io.warehouse import connect
 
 
 class WarehouseUnavailable(RuntimeError):

@@ -3,7 +3,7 @@
 Great Expectations' own site (``gx/uncommitted/data_docs``) loads Bootstrap, jQuery and its table
 plugin from CDNs: offline its index is empty and unstyled. This page is written beside it from
 the same validation results: every suite, each expectation with its outcome and what was
-observed, and the review comparisons (flows.review) row by row, with the batches held. No
+observed, and the review comparisons (partner_ledger.publish.review) row by row, with the batches held. No
 script, no external style sheet, font or image; every value is escaped (Jinja autoescape).
 """
 

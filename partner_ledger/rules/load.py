@@ -1,6 +1,6 @@
 """Load a validated rules folder (SPEC §1.3) into the warehouse's `rules` schema.
 
-The folder is validated first (flows.rules.validate_rules): an inconsistent folder is refused
+The folder is validated first (partner_ledger.rules.validate.validate_rules): an inconsistent folder is refused
 before anything is computed. The tables are replaced whole on every run, so a run, a backfill or
 a backtest computes with exactly the folder it was given.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.rules import RulesSummary, validate_rules
+from partner_ledger.rules.validate import RulesSummary, validate_rules
 
 RULE_TABLES: dict[str, dict[str, str]] = {
     "programs": {
@@ -64,7 +64,7 @@ RULE_TABLES: dict[str, dict[str, str]] = {
 
 
 OPTIONAL_RULE_TABLES: dict[str, dict[str, str]] = {
-    # review thresholds (issue 14); read by flows.review, not by dbt: no money rule uses them
+    # review thresholds (issue 14); read by partner_ledger.publish.review, not by dbt: no money rule uses them
     "review_rules": {
         "program_id": "VARCHAR",
         "check": "VARCHAR",

@@ -23,6 +23,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
 
+from partner_ledger.rules.payout_details import iban_problem
+
 RULE_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "programs.csv": (
@@ -78,7 +80,6 @@ _PROGRAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 MAX_PROGRAM_ID = 64
 # currencies ISO 4217 lists for testing (XTS) and for "no currency" (XXX): no program pays in them
 NOT_PAYABLE_CURRENCIES = frozenset({"XTS", "XXX"})
-_IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]*")
 _BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
 
 
@@ -125,31 +126,8 @@ class RulesSummary:
 
 
 # --------------------------------------------------------------------------------------------
-# IBAN and BIC
-
-
-def _iban_problem(value: str) -> str | None:
-    """Why ``value`` is not an IBAN by SPEC §2.9, or None when it is one."""
-    compact = value.replace(" ", "")
-    if not compact.isascii() or not compact.isalnum():
-        return "contains characters other than letters, digits and spaces"
-    compact = compact.upper()
-    if not _IBAN.fullmatch(compact):
-        return "does not start with a two-letter country code and two check digits"
-    bban_length = len(compact) - 4
-    if not 11 <= bban_length <= 30:
-        return f"has {bban_length} letters or digits after the check digits; expected 11 to 30"
-    rearranged = compact[4:] + compact[:4]
-    as_number = "".join(str(int(char, 36)) for char in rearranged)
-    if int(as_number) % 97 != 1:
-        return "fails the ISO 13616 mod-97 check (a mistyped or swapped character?)"
-    return None
-
-
-def is_valid_iban(value: str) -> bool:
-    """An IBAN by SPEC §2.9: spaces ignored, any letter case, two letters, two digits, 11 to 30
-    letters or digits, ISO 13616 mod-97 = 1; no country-, bank- or national-specific check."""
-    return _iban_problem(value) is None
+# Currency, text and BIC (the IBAN check is partner_ledger.rules.payout_details, shared with the
+# demo generator and twinned by macros/payout_details.sql)
 
 
 def is_iso_currency(code: str) -> bool:
@@ -467,7 +445,7 @@ def _check_debtor(
     if iban == "":
         if required:
             report.add(file, row, f"debtor_iban is empty; expected a valid IBAN ({why})")
-    elif (reason := _iban_problem(iban)) is not None:
+    elif (reason := iban_problem(iban)) is not None:
         report.add(file, row, f"debtor_iban {iban!r} is not a valid IBAN: it {reason}")
     bic = rec["debtor_bic"]
     expected_bic = (

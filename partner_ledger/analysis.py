@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from flows.dbt import PROJECT_DIR
+from partner_ledger.settle.dbt import PROJECT_DIR
 
 
 def resolve(path: str | Path) -> Path:

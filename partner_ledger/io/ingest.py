@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from flows.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS, ensure_raw_schema
+from partner_ledger.io.warehouse import STRIPE_OBJECTS, TRACKING_COLUMNS, ensure_raw_schema
 
 REJECT_REASONS = {  # DuckDB reject error type → quarantine reason
     "MISSING COLUMNS": "wrong_number_of_fields",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from flows.dbt import PROJECT_DIR
+from partner_ledger.settle.dbt import PROJECT_DIR
 
 ENV = {
     "as_of": "PARTNER_LEDGER_AS_OF",

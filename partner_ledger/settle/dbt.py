@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 class DbtError(RuntimeError):
@@ -89,7 +89,7 @@ def dbt_build(
         args += ["--select", select]
     if threads:
         args += ["--threads", str(threads)]
-    if empty:  # every model and its table, with no rows (a rebuild's start, flows/rebuild.py)
+    if empty:  # every model and its table, with no rows (a rebuild's start, settle/rebuild.py)
         args += ["--empty"]
     target = (target_dir or PROJECT_DIR / "target").resolve()
     logs = (log_dir or target / "logs").resolve()

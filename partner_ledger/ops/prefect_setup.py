@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flows.lock import private_folder
+from partner_ledger.ops.lock import private_folder
 
 STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 STARTUP_TIMEOUT_DEFAULT = 300  # seconds; Prefect's own 20 s fails on a loaded 2-core machine

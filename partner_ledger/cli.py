@@ -1,6 +1,6 @@
 """`partner-ledger` command line (SPEC §3.3): run, backtest, demo, serve, approve, rebuild.
 
-Every option also reads an environment variable (flows.config.ENV). Exit status: 0 success,
+Every option also reads an environment variable (partner_ledger.config.ENV). Exit status: 0 success,
 1 a run that failed (a check, Prefect unavailable: the message says which), 2 inputs refused
 before anything started (options, landing directory, rules folder: one line per problem),
 3 the warehouse is being written by another run.
@@ -15,11 +15,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from flows.config import DEFAULTS, ENV, env_default, path_option, state_default
-from flows.lock import WarehouseBusy, writer_lock
-from flows.prefect_setup import explain_startup_failure, use_prefect, use_prefect_home
-from flows.preflight import Checks, InputError
-from flows.service import DEFAULT_PORT, cron_problem, serve_nightly
+from flows.service import serve_nightly
+from partner_ledger.config import DEFAULTS, ENV, env_default, path_option, state_default
+from partner_ledger.ops.lock import WarehouseBusy, writer_lock
+from partner_ledger.ops.prefect_server import DEFAULT_PORT, cron_problem
+from partner_ledger.ops.prefect_setup import explain_startup_failure, use_prefect, use_prefect_home
+from partner_ledger.preflight import Checks, InputError
 
 DEFAULT_CRON = "30 2 * * *"
 
@@ -259,7 +260,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    from flows.review import approve
+    from partner_ledger.publish.review import approve
 
     folder = approve(
         path_option("warehouse", args.warehouse),

@@ -99,7 +99,7 @@ RAW_DDL = [
     create table if not exists raw.published_settlements (
         program_id varchar not null,     -- what the published batch folders settled, per
         partner_id varchar not null,     -- partner and entry type: written by a rebuild only
-        entry_type varchar not null,     -- (flows/rebuild.py, docs/decisions/0017)
+        entry_type varchar not null,     -- (settle/rebuild.py, docs/decisions/0017)
         amount_cents bigint not null,
         period_start timestamp not null, -- the published period that settled it
         rebuilt_as_of date not null      -- the rebuild's as-of: its entries are recorded then

@@ -4,8 +4,8 @@ Runs on the run's working copy of the warehouse, before it is committed: a faile
 means nothing is committed and nothing is published. GX reads pandas frames taken from DuckDB
 (its SQL datasource over duckdb-engine is broken, see docs/decisions). Only checks that dbt's tests
 do not already make are here: the export against its batch, lines above the program's minimum in
-its currency, paid statements closed at 0, and the review thresholds (flows.review). The report is
-``<out>/reports/<as-of>/index.html``, a page that works offline (flows.audit_page), beside GX's
+its currency, paid statements closed at 0, and the review thresholds (partner_ledger.publish.review). The report is
+``<out>/reports/<as-of>/index.html``, a page that works offline (partner_ledger.settle.audit_page), beside GX's
 own data-docs site under ``gx/``.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from flows.audit_page import outcome_of, write_audit_page
-from flows.review import REVIEW_COLUMNS, Night, review_rows
+from partner_ledger.publish.review import REVIEW_COLUMNS, Night, review_rows
+from partner_ledger.settle.audit_page import outcome_of, write_audit_page
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _suites():
     }
 
 
-# review before payment (flows.review): each row's observation must not exceed its limit
+# review before payment (partner_ledger.publish.review): each row's observation must not exceed its limit
 REVIEW_RESULT_FORMAT = {
     "result_format": "COMPLETE",
     "unexpected_index_column_names": ["batch_id", "check", "partner_id", "compared_with"],
@@ -151,7 +151,7 @@ def check_new_batches(
 
     Batches in ``known`` were closed and audited by an earlier run of the same night: a night
     run again that closes nothing new checks nothing, and never imports Great Expectations.
-    Batches of programs with review thresholds are also compared with history (flows.review,
+    Batches of programs with review thresholds are also compared with history (partner_ledger.publish.review,
     suite ``review_thresholds``): one that trips is returned in ``held``, not raised.
     """
     batches = tuple(

@@ -38,7 +38,7 @@ from urllib.parse import urlparse
 import duckdb
 import stripe
 
-from flows.warehouse import ensure_raw_schema
+from partner_ledger.io.warehouse import ensure_raw_schema
 
 log = logging.getLogger(__name__)
 

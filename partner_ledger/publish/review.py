@@ -5,7 +5,7 @@ its run closes compared with history: the batch total and each partner's payout 
 the median of the trailing months, the share of records quarantined that night, and the
 clawbacks the close settles against its commissions. Each comparison is one row ``observed`` ≤
 ``limit`` (integers; the limit is the threshold times its base, rounded down, which is exact for
-integer observations); Great Expectations checks the rows (flows.checks) and names those that
+integer observations); Great Expectations checks the rows (partner_ledger.settle.checks) and names those that
 trip. A batch with a row that trips is recorded ``held_for_review`` in ``ops.batch_reviews`` with
 the run that closed it: it stays closed in the ledger, its files are written to
 ``<out>/payouts/<program>/review/<period>/`` and not to the payment folder, until ``approve``
@@ -67,7 +67,7 @@ def night_counts(
     """Records in the run's quarantine that the committed warehouse did not hold there, and the
     rows the night's ingest read (loaded + rejected); None when no program has a
     quarantine_share threshold (nothing is counted then)."""
-    from flows.warehouse import connect
+    from partner_ledger.io.warehouse import connect
 
     con = connect(work, read_only=True)
     try:
@@ -288,9 +288,14 @@ def approve(warehouse: Path, out: Path, batch_id: str, by: str) -> Path:
     The files published are rendered again from the warehouse and must match the reviewed
     ones (the manifest, which holds every file's sha256, byte for byte); then the review
     folder is removed. Returns the payment folder."""
-    from flows.lock import writer_lock
-    from flows.publish import batch_folder, closed_batches, publish_batch, render_batch
-    from flows.warehouse import connect
+    from partner_ledger.io.warehouse import connect
+    from partner_ledger.ops.lock import writer_lock
+    from partner_ledger.publish.payout_files import (
+        batch_folder,
+        closed_batches,
+        publish_batch,
+        render_batch,
+    )
 
     by = by.strip()
     if not _NAME.fullmatch(by):

@@ -1,0 +1,1 @@
+"""What finance receives: payout batch folders, payment rail files, statements, review holds."""
