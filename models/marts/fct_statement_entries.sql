@@ -22,8 +22,8 @@ settled as (
     where entries.settled_batch_id is not null
 ),
 
-{#- an entry is on hold at every close between its event and its release: a hold of a few days
-    or weeks meets one or two closes -#}
+{# an entry is on hold at every close between its event and its release: a hold of a few days
+    or weeks meets one or two closes #}
 held as (
     select
         batches.batch_id,
