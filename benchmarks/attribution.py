@@ -7,7 +7,7 @@ everything attribution needs is built once (cold). Then the attribution models a
 their own, ``--repeat`` times, with one dbt thread so that node times do not overlap, and the
 median of dbt's execution time per model is printed:
 
-- attribution: int_customers_identified (identity and conversion), int_touches_judged (a
+- attribution: int_customers_identified (identity and conversion), int_touch_candidates (a
   view: every candidate touch and its eligibility) and int_customers_attributed (the winner per
   customer, which the ledger reads);
 - the audit trail: fct_attributions (every candidate, the winner and why each other lost).
@@ -37,8 +37,8 @@ from partner_ledger.rules.load import load_rules
 from partner_ledger.settle.dbt import PROJECT_DIR, dbt_build
 
 AS_OF = "2026-01-01"  # the day after the demo year: every record is visible
-ATTRIBUTION = ("int_customers_identified", "int_touches_judged", "int_customers_attributed")
-TRAIL = ("int_touches_evaluated", "fct_attributions")
+ATTRIBUTION = ("int_customers_identified", "int_touch_candidates", "int_customers_attributed")
+TRAIL = ("int_touch_verdicts", "fct_attributions")
 
 
 def _prepare(work: Path, scale: int, customer_scale: int, reuse: bool) -> Path:
@@ -74,7 +74,7 @@ def _prepare(work: Path, scale: int, customer_scale: int, reuse: bool) -> Path:
 def _query_seconds(warehouse: Path, target: Path, repeat: int) -> dict[str, float]:
     """The compiled SQL of each attribution table run as a query by DuckDB, every column of every
     row computed (hashed and summed) but nothing written: the best of ``repeat`` runs."""
-    compiled = target / "compiled" / "partner_ledger" / "models" / "intermediate"
+    compiled = target / "compiled" / "partner_ledger" / "models" / "intermediate" / "attribution"
     con = connect(warehouse, read_only=True)
     con.execute("set memory_limit = '4GB'; set preserve_insertion_order = false")
     best: dict[str, float] = {}
@@ -121,8 +121,8 @@ def main() -> None:
     counts = con.execute(
         """
         select
-            (select count(*) from intermediate.int_clicks_parsed where row_error is null),
-            (select count(*) from intermediate.int_clicks_parsed where is_redelivery),
+            (select count(*) from intermediate.int_clicks_delivered where row_error is null),
+            (select count(*) from intermediate.int_clicks_delivered where is_redelivery),
             (select count(*) from intermediate.int_customers_identified),
             (select count(*) from main.fct_attributions where touch_id is not null),
             (select count(*) from intermediate.int_customers_attributed)
@@ -147,7 +147,8 @@ def main() -> None:
     print(f"the same SQL as queries, nothing written (best of {args.repeat}):")
     for name, seconds in queries.items():
         print(
-            f"  {seconds:6.2f} s  {name}" + (" (with int_touches_judged)" if "attr" in name else "")
+            f"  {seconds:6.2f} s  {name}"
+            + (" (with int_touch_candidates)" if "attr" in name else "")
         )
     print(f"  {sum(queries.values()):6.2f} s  = attribution SQL")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

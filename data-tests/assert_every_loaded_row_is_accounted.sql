@@ -1,15 +1,59 @@
--- SPEC §1.1: nothing is lost silently: for every loaded file, rows read = rows loaded + rows quarantined at load, and the raw tables hold exactly the rows loaded.
-{% set tracking = ['partners', 'coupons', 'clicks', 'leads', 'signups', 'sales', 'adjustments'] %}
+-- SPEC §1.1: nothing is lost silently: for every loaded file, rows read = rows loaded + rows
+-- quarantined at load, and the raw tables hold exactly the rows loaded.
 with raw_counts as (
-    {% for table in tracking %}
-    select delivery_seq, count(*) as raw_rows from {{ source('raw', 'tracking_' ~ table) }} group by delivery_seq
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_partners') }}
+    group by delivery_seq
     union all
-    {% endfor %}
-    select delivery_seq, count(*) as raw_rows from {{ source('raw', 'stripe_objects') }} group by delivery_seq
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_coupons') }}
+    group by delivery_seq
+    union all
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_clicks') }}
+    group by delivery_seq
+    union all
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_leads') }}
+    group by delivery_seq
+    union all
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_signups') }}
+    group by delivery_seq
+    union all
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_sales') }}
+    group by delivery_seq
+    union all
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'tracking_adjustments') }}
+    group by delivery_seq
+    union all
+    select
+        delivery_seq,
+        count(*) as raw_rows
+    from {{ source('raw', 'stripe_objects') }}
+    group by delivery_seq
 ),
 
 reject_counts as (
-    select delivery_seq, count(*) as rejected_rows
+    select
+        delivery_seq,
+        count(*) as rejected_rows
     from {{ source('raw', 'ingest_rejects') }}
     group by delivery_seq
 )

@@ -1,4 +1,5 @@
--- SPEC §2.8: per partner and currency, commissions + referral commissions + clawbacks + adjustments = paid + balance, and the balance is the sum of every ledger entry.
+-- SPEC §2.8: per partner and currency, commissions + referral commissions + clawbacks + adjustments
+-- = paid + balance, and the balance is the sum of every ledger entry.
 with ledger as (
     select program_id, partner_id, currency, sum(amount_cents) as ledger_sum_cents
     from {{ ref('fct_ledger_entries') }}

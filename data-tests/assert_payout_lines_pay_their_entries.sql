@@ -1,4 +1,6 @@
--- Every payout line equals the sum of the ledger entries it paid (paid_batch_id), and every paid entry belongs to a line (lines that pay what a rebuild settled aside: macros/rebuild_corrected_batches.sql).
+-- Every payout line equals the sum of the ledger entries it paid (paid_batch_id), and every paid
+-- entry belongs to a line (lines that pay what a rebuild settled aside:
+-- macros/rebuild_corrected_batches.sql).
 with corrected as (
     {{ rebuild_corrected_batches() }}
 ),
@@ -12,7 +14,9 @@ paid_entries as (
         paid_batch_id as batch_id,
         partner_id,
         sum(amount_cents) as paid_cents,
-        max(case when settled_batch_id in (select batch_id from corrected) then 1 else 0 end) as pays_corrected
+        max(
+            case when settled_batch_id in (select corrected.batch_id from corrected) then 1 else 0 end
+        ) as pays_corrected
     from {{ ref('fct_ledger_entries') }}
     where entry_type != 'payout' and paid_batch_id is not null
     group by paid_batch_id, partner_id
@@ -27,6 +31,6 @@ from lines
 full outer join paid_entries
     on lines.batch_id = paid_entries.batch_id
     and lines.partner_id = paid_entries.partner_id
-where lines.amount_cents is distinct from paid_entries.paid_cents
-    and coalesce(lines.batch_id, paid_entries.batch_id) not in (select batch_id from corrected)
+where {{ is_distinct('lines.amount_cents', 'paid_entries.paid_cents') }}
+    and coalesce(lines.batch_id, paid_entries.batch_id) not in (select corrected.batch_id from corrected)
     and coalesce(paid_entries.pays_corrected, 0) = 0

@@ -1,4 +1,5 @@
--- Each statement's held_cents equals its held lines in fct_statement_entries (batches a rebuild settled aside: macros/rebuild_corrected_batches.sql).
+-- Each statement's held_cents equals its held lines in fct_statement_entries (batches a rebuild
+-- settled aside: macros/rebuild_corrected_batches.sql).
 with corrected as (
     {{ rebuild_corrected_batches() }}
 ),
@@ -21,4 +22,4 @@ full outer join held
     on statements.batch_id = held.batch_id
     and statements.partner_id = held.partner_id
 where coalesce(statements.held_cents, 0) != coalesce(held.held_cents, 0)
-    and coalesce(statements.batch_id, held.batch_id) not in (select batch_id from corrected)
+    and coalesce(statements.batch_id, held.batch_id) not in (select corrected.batch_id from corrected)

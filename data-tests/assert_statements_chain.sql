@@ -15,7 +15,11 @@ select *
 from ordered
 where opening_balance_cents + commission_cents + referral_commission_cents + clawback_cents
     + adjustment_cents - payout_cents != closing_balance_cents
-    or (previous_period = {{ year_month_text(dbt.dateadd('month', -1, 'period_start')) }}
-        and opening_balance_cents != previous_closing_cents)
-    or (coalesce(previous_period, '') != {{ year_month_text(dbt.dateadd('month', -1, 'period_start')) }}
-        and opening_balance_cents != 0)
+    or (
+        previous_period = {{ year_month_text(dbt.dateadd('month', -1, 'period_start')) }}
+        and opening_balance_cents != previous_closing_cents
+    )
+    or (
+        coalesce(previous_period, '') != {{ year_month_text(dbt.dateadd('month', -1, 'period_start')) }}
+        and opening_balance_cents != 0
+    )

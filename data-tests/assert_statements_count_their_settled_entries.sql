@@ -1,4 +1,5 @@
--- Each statement's activity equals the ledger entries that name its batch as settled_batch_id (batches a rebuild settled aside: macros/rebuild_corrected_batches.sql).
+-- Each statement's activity equals the ledger entries that name its batch as settled_batch_id
+-- (batches a rebuild settled aside: macros/rebuild_corrected_batches.sql).
 with corrected as (
     {{ rebuild_corrected_batches() }}
 ),
@@ -26,7 +27,7 @@ from statements
 full outer join settled
     on statements.batch_id = settled.batch_id
     and statements.partner_id = settled.partner_id
-where coalesce(statements.batch_id, settled.batch_id) not in (select batch_id from corrected)
+where coalesce(statements.batch_id, settled.batch_id) not in (select corrected.batch_id from corrected)
     and (
         coalesce(statements.commission_cents, 0) != coalesce(settled.commission_cents, 0)
         or coalesce(statements.referral_commission_cents, 0) != coalesce(settled.referral_commission_cents, 0)

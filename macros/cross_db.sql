@@ -212,3 +212,9 @@
 {% macro duckdb__safe_cast(field, type) -%}
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
+
+{#- `a is distinct from b` (null-safe inequality), written so that every SQL parser reads it
+    (sqlfluff's DuckDB dialect does not parse `is distinct from`). -#}
+{% macro is_distinct(a, b) -%}
+    not coalesce({{ a }} = {{ b }}, {{ a }} is null and {{ b }} is null)
+{%- endmacro %}

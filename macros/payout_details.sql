@@ -55,12 +55,36 @@
     end
 {%- endmacro %}
 
-{#- SPEC §2.9: a partner is paid the whole payable when it is positive and reaches the program's
-    minimum and nothing blocks the payout (status, payout details); otherwise nothing. -#}
-{% macro payout_cents(payable, blocking_reason, min_payout_cents) -%}
+{#- SPEC §2.9: whether a payout account is valid for its method, by syntax alone: a sepa
+    account must be an IBAN, a paypal account an email address; wise and manual take any
+    account. Only meaningful when both are present (carried_reason checks that first). -#}
+{% macro is_valid_payout_account(payout_method, payout_account) -%}
     case
-        when {{ blocking_reason }} is null and {{ payable }} > 0 and {{ payable }} >= {{ min_payout_cents }}
-            then {{ payable }}
-        else 0
+        when {{ payout_method }} = 'sepa' then {{ is_valid_iban(payout_account) }}
+        when {{ payout_method }} = 'paypal' then {{ is_valid_paypal_account(payout_account) }}
+        else true
     end
+{%- endmacro %}
+
+{#- SPEC §2.9, the one home of the carried reason and its order: why a payable is carried
+    forward instead of paid, the first that applies of terminated, suspended,
+    missing_payout_details (no method or no account), invalid_payout_details (an account not
+    valid for its method: is_valid_payout_account), negative_balance, below_minimum. Null when
+    it is paid, and for a payable of 0 (no line, no reason). status is the partner's status in
+    effect at the period's end. -#}
+{% macro carried_reason(payable, status, payout_method, payout_account, has_valid_payout_account, min_payout_cents) -%}
+    case
+        when {{ payable }} = 0 then null
+        when {{ status }} = 'terminated' then 'terminated'
+        when {{ status }} = 'suspended' then 'suspended'
+        when {{ payout_method }} is null or {{ payout_account }} is null then 'missing_payout_details'
+        when not {{ has_valid_payout_account }} then 'invalid_payout_details'
+        when {{ payable }} < 0 then 'negative_balance'
+        when not coalesce({{ payable }} >= {{ min_payout_cents }}, false) then 'below_minimum'
+    end
+{%- endmacro %}
+
+{#- The payout of a close: the whole payable, unless it is carried (carried_reason). -#}
+{% macro payout_cents(payable, carried_reason) -%}
+    case when {{ carried_reason }} is null then {{ payable }} else 0 end
 {%- endmacro %}

@@ -33,7 +33,7 @@ CACHES = (
     "staging.stg_stripe__charges",
     "staging.stg_stripe__refunds",
     "staging.stg_stripe__disputes",
-    "intermediate.int_clicks_parsed",
+    "intermediate.int_clicks_delivered",
     "intermediate.int_clicks_redelivered",
 )
 HELD_BACK = (
@@ -49,7 +49,7 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         f"{schema}.{table}"
         for schema, table in con.execute(
             "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('main', 'staging', 'intermediate') order by 1, 2"
+            "where schema_name in ('main', 'staging', 'intermediate', 'ledger') order by 1, 2"
         ).fetchall()
     ]
 

@@ -1,5 +1,5 @@
 """The payout account checks of SPEC §2.9 have one Python home (partner_ledger.rules.payout_details)
-and one SQL home (macros/payout_details.sql, used by int_payout_statements to block a payout).
+and one SQL home (macros/payout_details.sql, used by ledger_statements to block a payout).
 The SQL macros are compiled by dbt and run by DuckDB on the same accounts as the Python checks:
 both must give the same verdict on every account, and the verdict SPEC §2.9 gives on the named
 ones."""

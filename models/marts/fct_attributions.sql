@@ -3,7 +3,7 @@
     touch. From a payout line: ledger entry → (program, customer) → the winning touch here.
     One row per (program_id, customer_key, touch_source, touch_id). -#}
 with touches as (
-    select * from {{ ref('int_touches_evaluated') }}
+    select * from {{ ref('int_touch_verdicts') }}
 ),
 
 customers as (
@@ -45,11 +45,14 @@ untouched as (
         false as is_winner,
         'no_candidate_touch' as lost_reason
     from customers
-    where not exists (
-        select 1 from candidates
-        where candidates.program_id = customers.program_id
-            and candidates.customer_key = customers.customer_key
-    )
+    where
+        not exists (
+            select 1
+            from candidates
+            where
+                candidates.program_id = customers.program_id
+                and candidates.customer_key = customers.customer_key
+        )
 ),
 
 rows_ as (

@@ -4,7 +4,7 @@
     (settled_batch_id: the statement that counts it) and the payout line that paid it
     (paid_batch_id), so that a payout line leads to its entries and an entry to its line. -#}
 with ledger as (
-    select * from {{ ref('int_ledger_accruals') }}
+    select * from {{ ref('ledger_entries') }}
 ),
 
 settled as (
@@ -24,14 +24,14 @@ accruals as (
 ),
 
 payouts as (
-    select * from {{ ref('int_payout_statements') }}
+    select * from {{ ref('ledger_statements') }}
     where payout_cents > 0
 ),
 
-{#- A paid close pays the partner's whole payable (its closing balance is 0), so it pays every
+{# A paid close pays the partner's whole payable (its closing balance is 0), so it pays every
     entry settled since the partner's previous paid close: an entry is paid by the first close
     at or after its settling close that paid the partner. Looked up once per partner and
-    settling close, not per entry. -#}
+    settling close, not per entry. #}
 settled_groups as (
     select distinct program_id, partner_id, settled_period_start
     from accruals
@@ -48,7 +48,7 @@ paying_closes as (
     inner join payouts
         on settled_groups.program_id = payouts.program_id
         and settled_groups.partner_id = payouts.partner_id
-        and payouts.period_start >= settled_groups.settled_period_start
+        and settled_groups.settled_period_start <= payouts.period_start
     group by settled_groups.program_id, settled_groups.partner_id, settled_groups.settled_period_start
 ),
 

@@ -15,13 +15,18 @@ balances as (
         partner_id,
         currency,
         cast(sum(case when entry_type = 'commission' then amount_cents else 0 end) as bigint) as commission_cents,
-        cast(sum(case when entry_type = 'referral_commission' then amount_cents else 0 end) as bigint) as referral_commission_cents,
+        cast(sum(case when entry_type = 'referral_commission' then amount_cents else 0 end) as bigint)
+            as referral_commission_cents,
         cast(sum(case when entry_type = 'clawback' then amount_cents else 0 end) as bigint) as clawback_cents,
-        cast(sum(case when entry_type = 'referral_clawback' then amount_cents else 0 end) as bigint) as referral_clawback_cents,
+        cast(sum(case when entry_type = 'referral_clawback' then amount_cents else 0 end) as bigint)
+            as referral_clawback_cents,
         cast(sum(case when entry_type = 'adjustment' then amount_cents else 0 end) as bigint) as adjustment_cents,
         cast(-sum(case when entry_type = 'payout' then amount_cents else 0 end) as bigint) as paid_cents,
         cast(sum(amount_cents) as bigint) as balance_cents,
-        cast(sum(case when entry_type != 'payout' and available_at >= {{ as_of_ts() }} then amount_cents else 0 end) as bigint) as held_cents
+        cast(
+            sum(case when entry_type != 'payout' and available_at >= {{ as_of_ts() }} then amount_cents else 0 end)
+            as bigint
+        ) as held_cents
     from entries
     group by program_id, partner_id, currency
 )

@@ -1,10 +1,10 @@
 {#- One batch per program and closed period, empty or not (SPEC §2.9). -#}
 with periods as (
-    select * from {{ ref('int_payout_periods_closed') }}
+    select * from {{ ref('ledger_period_closes') }}
 ),
 
 statements as (
-    select * from {{ ref('int_payout_statements') }}
+    select * from {{ ref('ledger_statements') }}
 ),
 
 totals as (

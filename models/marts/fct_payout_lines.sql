@@ -13,5 +13,5 @@ select
     {{ format_minor_units('payout_cents', 'currency') }} as amount,
     payout_cents as amount_cents,
     currency
-from {{ ref('int_payout_statements') }}
+from {{ ref('ledger_statements') }}
 where payout_cents > 0

@@ -5,4 +5,4 @@ select
     batch_id || '|' || partner_id as statement_id,
     *,
     {{ currency_minor_digits('currency') }} as minor_digits
-from {{ ref('int_payout_statements') }}
+from {{ ref('ledger_statements') }}

@@ -31,8 +31,8 @@ settled as (
         on entries.settled_batch_id = batches.batch_id
 ),
 
-{#- an entry is on hold at every close between its event and its release: a hold of a few days
-    or weeks meets one or two closes -#}
+{# an entry is on hold at every close between its event and its release: a hold of a few days
+    or weeks meets one or two closes #}
 held as (
     select
         batches.batch_id,

@@ -3,7 +3,6 @@
     check against another table for this run. Records timestamped at or after the as-of are
     not seen, so not judged, except that one timestamped more than a day after it is reported
     as `timestamp_in_future` (docs/decisions/0015). -#}
-{% set tracking = ['partners', 'coupons', 'leads', 'signups', 'sales', 'adjustments'] %}
 with unparsed as (
     select
         table_name as source_table,
@@ -14,46 +13,154 @@ with unparsed as (
     from {{ source('raw', 'ingest_rejects') }}
 ),
 
-{% for table in tracking %}
-rejected_{{ table }} as (
+rejected_partners as (
     select
-        '{{ table }}' as source_table,
+        'partners' as source_table,
         file_path,
         line_no,
         raw_text,
         quarantine_reason as reason
-    from {{ ref('int_' ~ table ~ '_validated') }}
+    from {{ ref('int_partners_validated') }}
     where quarantine_reason is not null
-        and (record_at is null or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future')
+        and (
+            record_at is null
+            or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future'
+        )
 ),
 
-{% endfor %}
-{#- int_clicks_parsed keeps no text: fetch it from the raw record, for rejected clicks only. A
-    click's reason does not depend on its other versions (checked_records), so the tens of
-    millions of clicks are filtered, not versioned. -#}
+rejected_coupons as (
+    select
+        'coupons' as source_table,
+        file_path,
+        line_no,
+        raw_text,
+        quarantine_reason as reason
+    from {{ ref('int_coupons_validated') }}
+    where quarantine_reason is not null
+        and (
+            record_at is null
+            or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future'
+        )
+),
+
+rejected_leads as (
+    select
+        'leads' as source_table,
+        file_path,
+        line_no,
+        raw_text,
+        quarantine_reason as reason
+    from {{ ref('int_leads_validated') }}
+    where quarantine_reason is not null
+        and (
+            record_at is null
+            or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future'
+        )
+),
+
+rejected_signups as (
+    select
+        'signups' as source_table,
+        file_path,
+        line_no,
+        raw_text,
+        quarantine_reason as reason
+    from {{ ref('int_signups_validated') }}
+    where quarantine_reason is not null
+        and (
+            record_at is null
+            or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future'
+        )
+),
+
+rejected_sales as (
+    select
+        'sales' as source_table,
+        file_path,
+        line_no,
+        raw_text,
+        quarantine_reason as reason
+    from {{ ref('int_sales_validated') }}
+    where quarantine_reason is not null
+        and (
+            record_at is null
+            or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future'
+        )
+),
+
+rejected_adjustments as (
+    select
+        'adjustments' as source_table,
+        file_path,
+        line_no,
+        raw_text,
+        quarantine_reason as reason
+    from {{ ref('int_adjustments_validated') }}
+    where quarantine_reason is not null
+        and (
+            record_at is null
+            or {{ is_visible('record_at') }}
+            or quarantine_reason = 'timestamp_in_future'
+        )
+),
+
+{# int_clicks_delivered keeps no text: fetch it from the raw record, for rejected clicks only. A
+    click's reason does not depend on its other versions (record_quarantine_reason), so the tens of
+    millions of clicks are filtered, not versioned. #}
+delivered_clicks as (
+    select * from {{ ref('int_clicks_delivered') }}
+),
+
+programs as (
+    select program_id from {{ ref('stg_rules__programs') }}
+),
+
+raw_clicks as (
+    select * from {{ source('raw', 'tracking_clicks') }}
+),
+
+checked_clicks as (
+    select
+        delivered_clicks.delivery_seq,
+        delivered_clicks.file_path,
+        delivered_clicks.line_no,
+        delivered_clicks.occurred_at as record_at,
+        {{ record_quarantine_reason(
+            'delivered_clicks.row_error', 'delivered_clicks.occurred_at', 'programs.program_id'
+        ) }} as quarantine_reason
+    from delivered_clicks
+    left join programs
+        on delivered_clicks.program_id = programs.program_id
+),
+
 rejected_clicks as (
     select
         'clicks' as source_table,
-        clicks.file_path,
-        clicks.line_no,
+        checked_clicks.file_path,
+        checked_clicks.line_no,
         {{ csv_line(['raw_clicks.click_id', 'raw_clicks.program_id', 'raw_clicks.partner_code',
             'raw_clicks.occurred_at', 'raw_clicks.visitor_id', 'raw_clicks.landing_url']) }} as raw_text,
-        clicks.quarantine_reason as reason
-    from (
-        {{ checked_records('int_clicks_parsed', 'occurred_at') | indent(8) }}
-    ) as clicks
-    inner join {{ source('raw', 'tracking_clicks') }} as raw_clicks
-        on clicks.delivery_seq = raw_clicks.delivery_seq
-        and clicks.line_no = raw_clicks.line_no
-    where clicks.quarantine_reason is not null
-        and (clicks.record_at is null or {{ is_visible('clicks.record_at') }}
-            or clicks.quarantine_reason = 'timestamp_in_future')
+        checked_clicks.quarantine_reason as reason
+    from checked_clicks
+    inner join raw_clicks
+        on checked_clicks.delivery_seq = raw_clicks.delivery_seq
+        and checked_clicks.line_no = raw_clicks.line_no
+    where checked_clicks.quarantine_reason is not null
+        and (
+            checked_clicks.record_at is null
+            or {{ is_visible('checked_clicks.record_at') }}
+            or checked_clicks.quarantine_reason = 'timestamp_in_future'
+        )
 ),
 
-{#- Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the
+{# Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the
     few rejected ones is read back from the record they were parsed from (a Stripe line, or the
-    validated Sale API row). -#}
+    validated Sale API row). #}
 rejected_money_rows as (
     select
         paid_event_type || 's' as source_table,
@@ -74,21 +181,28 @@ rejected_money_rows as (
     where quarantine_reason is not null
 ),
 
-{#- A Stripe object that would count (a paid invoice, a charge, a refund, a dispute) but whose
-    timestamp is missing or not a number cannot be placed in time: quarantined, never dropped. -#}
+{# A Stripe object that would count (a paid invoice, a charge, a refund, a dispute) but whose
+    timestamp is missing or not a number cannot be placed in time: quarantined, never dropped. #}
 rejected_stripe_timestamps as (
-    {% for object_type, missing_time in [
-        ('invoices', "status = 'paid' and paid_at is null"),
-        ('charges', 'created_at is null'),
-        ('refunds', 'created_at is null'),
-        ('disputes', 'created_at is null'),
-        ('customers', 'created_at is null'),
-    ] %}
-    {% if not loop.first %}union all{% endif %}
-    select '{{ object_type }}' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
-    from {{ ref('stg_stripe__' ~ object_type) }}
-    where {{ missing_time }}
-    {% endfor %}
+    select 'invoices' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__invoices') }}
+    where status = 'paid' and paid_at is null
+    union all
+    select 'charges' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__charges') }}
+    where created_at is null
+    union all
+    select 'refunds' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__refunds') }}
+    where created_at is null
+    union all
+    select 'disputes' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__disputes') }}
+    where created_at is null
+    union all
+    select 'customers' as source_table, delivery_seq, file_path, line_no, 'invalid_timestamp' as reason
+    from {{ ref('stg_stripe__customers') }}
+    where created_at is null
 ),
 
 rejected_with_text as (
@@ -115,10 +229,18 @@ rejected_with_text as (
 
 all_rejected as (
     select * from unparsed
-    {% for table in tracking %}
     union all
-    select * from rejected_{{ table }}
-    {% endfor %}
+    select * from rejected_partners
+    union all
+    select * from rejected_coupons
+    union all
+    select * from rejected_leads
+    union all
+    select * from rejected_signups
+    union all
+    select * from rejected_sales
+    union all
+    select * from rejected_adjustments
     union all
     select * from rejected_clicks
     union all
@@ -126,7 +248,9 @@ all_rejected as (
 )
 
 select
-    {{ dbt.hash("concat_ws('|', source_table, file_path, cast(line_no as " ~ dbt.type_string() ~ "), reason)") }} as quarantine_id,
+    {{ dbt.hash(
+        "concat_ws('|', source_table, file_path, cast(line_no as " ~ dbt.type_string() ~ "), reason)"
+    ) }} as quarantine_id,
     *,
     {{ as_of_date() }} as as_of
 from all_rejected

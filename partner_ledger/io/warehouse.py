@@ -130,12 +130,69 @@ def tracking_ddl(table: str) -> str:
     """
 
 
+# Stateful relations that moved (docs/decisions/0025): (old schema, old name) -> (new schema,
+# new name). The ledger stores hold paid history that no run can rebuild; the click cache is
+# kept so that a large warehouse is not parsed again.
+MOVED_RELATIONS: list[tuple[str, str, str, str]] = [
+    ("intermediate", "int_ledger_accruals", "ledger", "ledger_entries"),
+    ("intermediate", "int_payout_periods_closed", "ledger", "ledger_period_closes"),
+    ("intermediate", "int_payout_statements", "ledger", "ledger_statements"),
+    ("main", "fct_partner_tiers_monthly", "ledger", "ledger_partner_tiers_monthly"),
+    ("intermediate", "int_clicks_parsed", "intermediate", "int_clicks_delivered"),
+]
+# Views under old names that dbt no longer builds (they would read relations that moved).
+RETIRED_VIEWS: list[tuple[str, str]] = [
+    ("intermediate", "int_touches_judged"),
+    ("intermediate", "int_touches_evaluated"),
+]
+
+
+def _relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
+    row = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def migrate_moved_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Move each stateful table of an older layout to its new name, when the new one does not
+    exist yet (idempotent, in one transaction); returns the moves made, as "old -> new"."""
+    moves = []
+    con.execute("begin transaction")
+    try:
+        for old_schema, old_name, new_schema, new_name in MOVED_RELATIONS:
+            if _relation_type(con, old_schema, old_name) != "BASE TABLE":
+                continue
+            if _relation_type(con, new_schema, new_name) is not None:
+                continue
+            con.execute(f"create schema if not exists {new_schema}")
+            if old_schema == new_schema:
+                con.execute(f"alter table {old_schema}.{old_name} rename to {new_name}")
+            else:
+                con.execute(
+                    f"create table {new_schema}.{new_name} as select * from {old_schema}.{old_name}"
+                )
+                con.execute(f"drop table {old_schema}.{old_name}")
+            moves.append(f"{old_schema}.{old_name} -> {new_schema}.{new_name}")
+        for schema, name in RETIRED_VIEWS:
+            if _relation_type(con, schema, name) == "VIEW":
+                con.execute(f"drop view {schema}.{name}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return moves
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and its tables if they are missing (idempotent)."""
+    """Create the raw schema and its tables if they are missing, and move the stateful tables
+    of an older layout to their current names (idempotent; before any dbt build)."""
     for ddl in RAW_DDL:
         con.execute(ddl)
     for table in TRACKING_COLUMNS:
         con.execute(tracking_ddl(table))
+    migrate_moved_relations(con)
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -144,7 +144,7 @@ def seed_published(con: duckdb.DuckDBPyConnection, out: Path, rebuilt_as_of: dat
         period_start = f"{period}-01 00:00:00"
         con.execute(
             """
-            insert into intermediate.int_payout_periods_closed by name
+            insert into ledger.ledger_period_closes by name
             select ? as batch_id, ? as program_id, ? as period,
                 cast(? as timestamp) as period_start,
                 cast(? as timestamp) + interval 1 month as period_end,
@@ -169,7 +169,7 @@ def seed_published(con: duckdb.DuckDBPyConnection, out: Path, rebuilt_as_of: dat
             cents = {name: int(row[name]) for name in row if name.endswith("_cents")}
             con.execute(
                 """
-                insert into intermediate.int_payout_statements by name
+                insert into ledger.ledger_statements by name
                 select ? as batch_id, ? as program_id, ? as period,
                     cast(? as timestamp) as period_start,
                     cast(? as timestamp) + interval 1 month as period_end,

@@ -49,7 +49,9 @@ typed as (
         nullif({{ json_str('fields', '$.metadata.affitor_customer_key', paths) }}, '') as meta_customer_key,
         nullif({{ json_str('fields', '$.metadata.affitor_click_id', paths) }}, '') as meta_click_id,
         nullif({{ json_str('fields', '$.subscription_details.metadata.program_id', paths) }}, '') as sub_program_id,
-        nullif({{ json_str('fields', '$.subscription_details.metadata.affitor_customer_key', paths) }}, '') as sub_customer_key,
+        nullif(
+            {{ json_str('fields', '$.subscription_details.metadata.affitor_customer_key', paths) }}, ''
+        ) as sub_customer_key,
         nullif({{ json_str('fields', '$.subscription_details.metadata.affitor_click_id', paths) }}, '') as sub_click_id
     from latest
 )

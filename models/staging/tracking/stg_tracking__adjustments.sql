@@ -7,7 +7,9 @@ typed as (
         delivery_seq,
         file_path,
         line_no,
-        {{ csv_line(['adjustment_id', 'program_id', 'partner_id', 'amount_cents', 'effective_at', 'reason']) }} as raw_text,
+        {{ csv_line(
+            ['adjustment_id', 'program_id', 'partner_id', 'amount_cents', 'effective_at', 'reason']
+        ) }} as raw_text,
         {{ blank_to_null('adjustment_id') }} as adjustment_id,
         {{ blank_to_null('program_id') }} as program_id,
         {{ blank_to_null('partner_id') }} as partner_id,

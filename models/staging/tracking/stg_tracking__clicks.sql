@@ -7,7 +7,9 @@ typed as (
         delivery_seq,
         file_path,
         line_no,
-        {{ csv_line(['click_id', 'program_id', 'partner_code', 'occurred_at', 'visitor_id', 'landing_url']) }} as raw_text,
+        {{ csv_line(
+            ['click_id', 'program_id', 'partner_code', 'occurred_at', 'visitor_id', 'landing_url']
+        ) }} as raw_text,
         {{ blank_to_null('click_id') }} as click_id,
         {{ blank_to_null('program_id') }} as program_id,
         {{ blank_to_null('partner_code') }} as partner_code,

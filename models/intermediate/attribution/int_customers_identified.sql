@@ -1,0 +1,81 @@
+{#- One row per (program, customer): what attribution needs to know (SPEC §2.2, §1.2).
+    Conversion is the signup, else the first paid event. The Stripe click id and email come
+    from the customer's first Stripe paid event; the coupon from the first paid event. -#}
+with signups as (
+    select * from {{ ref('int_signups_validated') }}
+    where is_visible
+),
+
+first_events as (
+    select
+        program_id,
+        customer_key,
+        paid_at,
+        paid_event_key,
+        paid_event_type,
+        coupon_code,
+        stripe_click_id,
+        stripe_email
+    from {{ ref('int_paid_events_numbered') }}
+    where event_sequence = 1
+),
+
+{# The first Stripe paid event: the first paid event when that is a Stripe one (nearly every
+    customer); otherwise the first of the customer's Stripe events, looked for among the few
+    customers whose first paid event was a Sale API sale. #}
+stripe_events_after_a_sale as (
+    select events.*
+    from {{ ref('int_paid_events_numbered') }} as events
+    inner join first_events
+        on events.program_id = first_events.program_id
+        and events.customer_key = first_events.customer_key
+    where first_events.paid_event_type not in ('invoice', 'charge')
+        and events.paid_event_type in ('invoice', 'charge')
+),
+
+first_stripe_events as (
+    select program_id, customer_key, stripe_click_id, stripe_email
+    from first_events
+    where paid_event_type in ('invoice', 'charge')
+    union all
+    {{ first_of_groups(
+        'stripe_events_after_a_sale',
+        ['program_id', 'customer_key'],
+        ['paid_at', 'paid_event_key'],
+        ['stripe_click_id', 'stripe_email'],
+    ) | indent(4) }}
+),
+
+{# every customer with a paid event has exactly one first event #}
+customer_keys as (
+    select program_id, customer_key from signups
+    union
+    select program_id, customer_key from first_events
+),
+
+identified as (
+    select
+        customer_keys.program_id,
+        customer_keys.customer_key,
+        signups.occurred_at as signed_up_at,
+        signups.click_id as signup_click_id,
+        signups.visitor_id as signup_visitor_id,
+        first_events.paid_at as first_paid_at,
+        first_events.paid_event_key as first_paid_event_key,
+        first_events.coupon_code as first_event_coupon_code,
+        first_stripe_events.stripe_click_id,
+        coalesce(signups.email_normalized, first_stripe_events.stripe_email) as customer_email,
+        coalesce(signups.occurred_at, first_events.paid_at) as converted_at
+    from customer_keys
+    left join signups
+        on customer_keys.program_id = signups.program_id
+        and customer_keys.customer_key = signups.customer_key
+    left join first_events
+        on customer_keys.program_id = first_events.program_id
+        and customer_keys.customer_key = first_events.customer_key
+    left join first_stripe_events
+        on customer_keys.program_id = first_stripe_events.program_id
+        and customer_keys.customer_key = first_stripe_events.customer_key
+)
+
+select * from identified

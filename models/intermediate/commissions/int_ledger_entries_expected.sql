@@ -1,0 +1,99 @@
+{#- What every partner should have been credited, from all data this run sees (SPEC §2.8).
+    The ledger key identifies an entry for correction: the same key with another amount is
+    corrected by the difference; a changed partner or date is another key, so the old entry is
+    reversed and the new one booked (SPEC §1.1 for adjustments). -#}
+with programs as (
+    select program_id, currency from {{ ref('stg_rules__programs') }}
+),
+
+earned as (
+    select
+        program_id,
+        partner_id,
+        currency,
+        entry_type,
+        paid_event_key as source_key,
+        paid_event_type,
+        paid_event_id,
+        customer_key,
+        referred_partner_id,
+        paid_at as earned_at,
+        {{ dbt.dateadd('day', 'hold_days', 'paid_at') }} as available_at,
+        amount_cents,
+        tier,
+        phase,
+        month_number,
+        rate_bps,
+        rate_version,
+        touch_source,
+        touch_id
+    from {{ ref('int_commissions_computed') }}
+),
+
+clawbacks as (
+    select
+        program_id,
+        partner_id,
+        currency,
+        entry_type,
+        refund_key as source_key,
+        paid_event_type,
+        paid_event_id,
+        customer_key,
+        referred_partner_id,
+        refunded_at as earned_at,
+        refunded_at as available_at,
+        amount_cents,
+        tier,
+        phase,
+        month_number,
+        rate_bps,
+        rate_version,
+        touch_source,
+        touch_id
+    from {{ ref('int_clawbacks_computed') }}
+),
+
+adjustments as (
+    select
+        adjustments.program_id,
+        adjustments.partner_id,
+        programs.currency,
+        'adjustment' as entry_type,
+        'adjustment:' || adjustments.adjustment_id as source_key,
+        cast(null as {{ dbt.type_string() }}) as paid_event_type,
+        cast(null as {{ dbt.type_string() }}) as paid_event_id,
+        cast(null as {{ dbt.type_string() }}) as customer_key,
+        cast(null as {{ dbt.type_string() }}) as referred_partner_id,
+        adjustments.effective_at as earned_at,
+        adjustments.effective_at as available_at,
+        adjustments.amount_cents,
+        cast(null as {{ dbt.type_string() }}) as tier,
+        cast(null as {{ dbt.type_string() }}) as phase,
+        cast(null as integer) as month_number,
+        cast(null as integer) as rate_bps,
+        cast(null as date) as rate_version,
+        cast(null as {{ dbt.type_string() }}) as touch_source,
+        cast(null as {{ dbt.type_string() }}) as touch_id
+    from {{ ref('int_adjustments_validated') }} as adjustments
+    inner join programs
+        on adjustments.program_id = programs.program_id
+    where adjustments.is_visible
+),
+
+entries as (
+    select * from earned
+    union all
+    select * from clawbacks
+    union all
+    select * from adjustments
+)
+
+select
+    {{ dbt.hash(
+        "concat_ws('|', program_id, partner_id, entry_type, source_key, "
+        ~ "coalesce(paid_event_type || ':' || paid_event_id, ''), "
+        ~ timestamp_key_text('earned_at') ~ ", " ~ timestamp_key_text('available_at') ~ ")"
+    ) }} as ledger_key,
+    *
+from entries

@@ -1,1 +1,0 @@
-{{ validated_versions('stg_tracking__leads', ['lead_id'], 'occurred_at') }}

@@ -1,0 +1,70 @@
+{#- The append-only store of every non-payout ledger entry (SPEC §2.8). Each run appends, per
+    ledger key, the difference between what is owed now and what the ledger already holds,
+    stamped recorded_at = the run's as-of. A difference keeps its type and the dates of its
+    money event; a key that is no longer owed is reversed with the attributes it was booked
+    with. Running the same night again finds no difference and appends nothing. -#}
+{{ config(materialized='incremental', incremental_strategy='append') }}
+
+{%- set attributes = [
+    'program_id', 'partner_id', 'currency', 'entry_type', 'source_key', 'paid_event_type',
+    'paid_event_id', 'customer_key', 'referred_partner_id', 'earned_at', 'available_at', 'tier',
+    'phase', 'month_number', 'rate_bps', 'rate_version', 'touch_source', 'touch_id',
+] %}
+
+with expected as (
+    select * from {{ ref('int_ledger_entries_expected') }}
+),
+
+{% if is_incremental() %}
+recorded as (
+    select
+        ledger_key,
+        sum(amount_cents) as recorded_cents
+    from {{ this }}
+    group by ledger_key
+),
+
+last_booked as (
+    select ledger_key, {{ attributes | join(', ') }}
+    from (
+        select
+            *,
+            row_number() over (partition by ledger_key order by recorded_at desc, entry_id desc) as booking_rank
+        from {{ this }}
+    ) as bookings
+    where booking_rank = 1
+),
+{% else %}
+recorded as (
+    select cast(null as {{ dbt.type_string() }}) as ledger_key, cast(0 as {{ wide_integer_type() }}) as recorded_cents
+    where false
+),
+
+last_booked as (
+    select ledger_key, {{ attributes | join(', ') }}
+    from expected
+    where false
+),
+{% endif %}
+
+differences as (
+    select
+        coalesce(expected.ledger_key, last_booked.ledger_key) as ledger_key,
+        {%- for column in attributes %}
+        coalesce(expected.{{ column }}, last_booked.{{ column }}) as {{ column }},
+        {%- endfor %}
+        cast(coalesce(expected.amount_cents, 0) - coalesce(recorded.recorded_cents, 0) as bigint)
+            as amount_cents
+    from expected
+    full outer join last_booked
+        on expected.ledger_key = last_booked.ledger_key
+    left join recorded
+        on coalesce(expected.ledger_key, last_booked.ledger_key) = recorded.ledger_key
+)
+
+select
+    {{ dbt.hash("ledger_key || '|' || cast(" ~ as_of_date() ~ " as " ~ dbt.type_string() ~ ")") }} as entry_id,
+    *,
+    {{ as_of_date() }} as recorded_at
+from differences
+where amount_cents != 0
