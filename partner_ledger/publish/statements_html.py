@@ -211,7 +211,7 @@ def _rows(entries: list[tuple], money: Amounts, release: str | None = None) -> M
     first = f"<td>{_text(release)}</td>" if release is not None else ""
     return Markup(
         "".join(
-            f"<tr>{first}<td>{entry[EARNED_DAY]}</td><td>{_text(entry[CUSTOMER_KEY] or '')}</td>"
+            f"<tr>{first}<td>{entry[EARNED_DAY] or ''}</td><td>{_text(entry[CUSTOMER_KEY] or '')}</td>"
             f"<td>{_text(_cause(entry))}</td>"
             f'<td class="amount">{money(entry[AMOUNT])}</td></tr>\n'
             for entry in entries
@@ -239,7 +239,7 @@ def render_statement(statement: dict, entries: list[tuple]) -> bytes:
         )
     by_release: dict[str, list[tuple]] = defaultdict(list)
     for e in held:
-        by_release[e[AVAILABLE_DAY]].append(e)
+        by_release[e[AVAILABLE_DAY] or ""].append(e)
     held_rows = Markup("").join(
         _rows(rows, money, release) for release, rows in sorted(by_release.items())
     )
