@@ -10,3 +10,16 @@
         case when {{ known_program_id }} is null then 'unknown_program_id' end
     )
 {%- endmacro %}
+
+{#- Which rejected versions of a tracking record the quarantine lists: those with a reason whose
+    record is timestamped before the as-of (or has no usable timestamp), and those rejected for a
+    timestamp in the future, so that nothing rejected is hidden. One rule for every tracking
+    table of quarantine.sql. -#}
+{% macro shown_in_quarantine(reason, record_at) -%}
+    {{ reason }} is not null
+    and (
+        {{ record_at }} is null
+        or {{ is_visible(record_at) }}
+        or {{ reason }} = 'timestamp_in_future'
+    )
+{%- endmacro %}

@@ -21,12 +21,7 @@ rejected_partners as (
         raw_text,
         quarantine_reason as reason
     from {{ ref('int_partners_validated') }}
-    where quarantine_reason is not null
-        and (
-            record_at is null
-            or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
 rejected_coupons as (
@@ -37,12 +32,7 @@ rejected_coupons as (
         raw_text,
         quarantine_reason as reason
     from {{ ref('int_coupons_validated') }}
-    where quarantine_reason is not null
-        and (
-            record_at is null
-            or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
 rejected_leads as (
@@ -53,12 +43,7 @@ rejected_leads as (
         raw_text,
         quarantine_reason as reason
     from {{ ref('int_leads_validated') }}
-    where quarantine_reason is not null
-        and (
-            record_at is null
-            or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
 rejected_signups as (
@@ -69,12 +54,7 @@ rejected_signups as (
         raw_text,
         quarantine_reason as reason
     from {{ ref('int_signups_validated') }}
-    where quarantine_reason is not null
-        and (
-            record_at is null
-            or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
 rejected_sales as (
@@ -85,12 +65,7 @@ rejected_sales as (
         raw_text,
         quarantine_reason as reason
     from {{ ref('int_sales_validated') }}
-    where quarantine_reason is not null
-        and (
-            record_at is null
-            or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
 rejected_adjustments as (
@@ -101,12 +76,7 @@ rejected_adjustments as (
         raw_text,
         quarantine_reason as reason
     from {{ ref('int_adjustments_validated') }}
-    where quarantine_reason is not null
-        and (
-            record_at is null
-            or {{ is_visible('record_at') }}
-            or quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
 {# int_clicks_delivered keeps no text: fetch it from the raw record, for rejected clicks only. A
@@ -150,12 +120,7 @@ rejected_clicks as (
     inner join raw_clicks
         on checked_clicks.delivery_seq = raw_clicks.delivery_seq
         and checked_clicks.line_no = raw_clicks.line_no
-    where checked_clicks.quarantine_reason is not null
-        and (
-            checked_clicks.record_at is null
-            or {{ is_visible('checked_clicks.record_at') }}
-            or checked_clicks.quarantine_reason = 'timestamp_in_future'
-        )
+    where {{ shown_in_quarantine('checked_clicks.quarantine_reason', 'checked_clicks.record_at') }}
 ),
 
 {# Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the
