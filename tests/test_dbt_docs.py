@@ -104,3 +104,71 @@ def test_intermediate_models_never_read_marts(manifest: dict) -> None:
             ):
                 wrong.append(f"{name} reads {parent_node['name']}")
     assert wrong == []
+
+
+def _tests_by_model(manifest: dict) -> dict[str, list[dict]]:
+    models = {node["unique_id"]: node["name"] for node in _models(manifest).values()}
+    found: dict[str, list[dict]] = {}
+    for node in manifest["nodes"].values():
+        attached = node.get("attached_node")
+        if node["resource_type"] == "test" and attached in models:
+            found.setdefault(models[attached], []).append(node)
+    return found
+
+
+def _checks(test: dict) -> tuple[str, tuple[str, ...]]:
+    """What a generic test checks: its name and columns (`unique_combination` or `not_null`)."""
+    meta = test["test_metadata"]
+    kwargs = meta["kwargs"]
+    columns = kwargs.get("columns") or [kwargs.get("column_name")]
+    return meta["name"], tuple(sorted(columns))
+
+
+def test_tests_a_night_skips_are_checked_by_a_table_the_same_night(manifest: dict) -> None:
+    """A night skips the tests tagged `checked_downstream` (partner_ledger/settle/dbt.py): each
+    must be on a view (a test of a view computes it again), and a model next to it in the
+    lineage, one step away or through a chain of views, must run the same check each night."""
+    models = _models(manifest)
+    by_id = {node["unique_id"]: name for name, node in models.items()}
+    tests = _tests_by_model(manifest)
+    neighbours: dict[str, set[str]] = {name: set() for name in models}
+    for name, node in models.items():
+        for parent in node["depends_on"]["nodes"]:
+            if parent in by_id:
+                neighbours[name].add(by_id[parent])
+                neighbours[by_id[parent]].add(name)
+
+    def nightly_checks(model: str) -> set[tuple[str, tuple[str, ...]]]:
+        return {
+            _checks(test)
+            for test in tests.get(model, [])
+            if "checked_downstream" not in test["config"]["tags"]
+        }
+
+    skipped = [
+        (name, test)
+        for name, model_tests in tests.items()
+        for test in model_tests
+        if "checked_downstream" in test["config"]["tags"]
+    ]
+    assert len(skipped) >= 7, "the clicks and touches views' checks are the ones skipped"
+    wrong = []
+    for name, test in skipped:
+        if models[name]["config"]["materialized"] != "view":
+            wrong.append(f"{test['name']}: {name} is not a view")
+            continue
+        check = _checks(test)
+        # walk the neighbours, through views, to one that runs the same check each night
+        seen, frontier, carried_by = {name}, [name], None
+        while frontier and carried_by is None:
+            current = frontier.pop()
+            for other in sorted(neighbours[current] - seen):
+                seen.add(other)
+                if check in nightly_checks(other):
+                    carried_by = other
+                    break
+                if models[other]["config"]["materialized"] == "view":
+                    frontier.append(other)
+        if carried_by is None:
+            wrong.append(f"{test['name']}: nothing next to {name} runs {check} each night")
+    assert wrong == []

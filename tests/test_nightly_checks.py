@@ -1,0 +1,59 @@
+"""The data tests a night skips (tagged `checked_downstream`, partner_ledger/settle/dbt.py) are
+checked the same night by a table next to them: a click line delivered twice stops the night at
+`int_clicks_delivered`'s key, and CI runs the skipped tests themselves on real data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from partner_ledger.io.warehouse import connect
+from partner_ledger.settle.dbt import DbtError, dbt_build
+
+NIGHT = "2025-06-01"
+
+
+def _copy(example_three_nights: Path, tmp_path: Path) -> Path:
+    warehouse = tmp_path / "example.duckdb"  # the views name their catalog after the file
+    shutil.copyfile(example_three_nights / "warehouse" / "example.duckdb", warehouse)
+    return warehouse
+
+
+def test_the_skipped_tests_pass_on_the_worked_example(
+    example_three_nights: Path, tmp_path: Path
+) -> None:
+    warehouse = _copy(example_three_nights, tmp_path)
+    result = dbt_build(
+        warehouse,
+        NIGHT,
+        select="tag:checked_downstream",
+        target_dir=tmp_path / "t",
+        every_test=True,
+    )
+    assert result.nodes >= 7  # the clicks and touches views' key and not-null tests ran
+
+
+def test_a_click_line_delivered_twice_stops_the_night(
+    example_three_nights: Path, tmp_path: Path
+) -> None:
+    """Two records with one (delivery, line) in a new delivery: the night's build fails on the
+    table's key test, without the view tests it skips."""
+    warehouse = _copy(example_three_nights, tmp_path)
+    con = connect(warehouse)
+    try:
+        seq = con.execute("select nextval('raw.delivery_seq')").fetchone()[0]
+        row = con.execute("select * from raw.tracking_clicks limit 1").fetchdf()
+        row["delivery_seq"] = seq
+        con.register("twice", row)
+        for _ in range(2):
+            con.execute("insert into raw.tracking_clicks select * from twice")
+        con.unregister("twice")
+    finally:
+        con.close()
+    with pytest.raises(DbtError) as failed:
+        dbt_build(warehouse, NIGHT, target_dir=tmp_path / "t")
+    message = str(failed.value)
+    assert "unique_combination_int_clicks_delivered_delivery_seq__line_no" in message
+    assert "int_clicks_validated" not in message  # skipped: the table's test says it
