@@ -64,20 +64,51 @@ eligible_events as (
         and (partners.terminated_at is null or partners.terminated_at > events.paid_at)
 ),
 
-rated as (
+{# The rate version valid on an event's date (SPEC §2.4: the newest valid_from on or before
+    it), chosen once per (program, tier, phase, day) the events fall on: a few thousand days
+    rather than a million events at M, where ranking per event (its whole row carried) cost
+    more than the rest of the model. #}
+event_days as (
+    select distinct
+        program_id,
+        tier,
+        phase,
+        cast(paid_at as date) as paid_date
+    from eligible_events
+),
+
+day_rates as (
     select
-        eligible_events.*,
+        event_days.program_id,
+        event_days.tier,
+        event_days.phase,
+        event_days.paid_date,
         rates.rate_bps,
         rates.valid_from as rate_version,
         row_number() over (
-            partition by eligible_events.paid_event_key order by rates.valid_from desc
+            partition by event_days.program_id, event_days.tier, event_days.phase, event_days.paid_date
+            order by rates.valid_from desc
         ) as rate_choice
-    from eligible_events
+    from event_days
     inner join rates
-        on eligible_events.program_id = rates.program_id
-        and eligible_events.tier = rates.tier
-        and eligible_events.phase = rates.phase
-        and rates.valid_from <= cast(eligible_events.paid_at as date)
+        on event_days.program_id = rates.program_id
+        and event_days.tier = rates.tier
+        and event_days.phase = rates.phase
+        and event_days.paid_date >= rates.valid_from
+),
+
+rated as (
+    select
+        eligible_events.*,
+        day_rates.rate_bps,
+        day_rates.rate_version
+    from eligible_events
+    inner join day_rates
+        on eligible_events.program_id = day_rates.program_id
+        and eligible_events.tier = day_rates.tier
+        and eligible_events.phase = day_rates.phase
+        and cast(eligible_events.paid_at as date) = day_rates.paid_date
+    where day_rates.rate_choice = 1
 ),
 
 commissions as (
@@ -105,7 +136,6 @@ commissions as (
         referral_rate_bps,
         {{ bps_of_scaled('basis_scaled', 'rate_bps') }} as amount_cents
     from rated
-    where rate_choice = 1
 ),
 
 referrals as (
