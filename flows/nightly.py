@@ -172,7 +172,7 @@ def stage(work: Path, out: Path) -> list[StagedBatch]:
     whose files cannot be produced (partner_ledger.publish.payout_files)."""
     con = connect(work, read_only=True)
     try:
-        return stage_missing(con, out)
+        return stage_missing(con, out, warehouse=work)
     finally:
         con.close()
 

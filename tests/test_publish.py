@@ -376,3 +376,47 @@ def test_manifest_matches_files_and_batch(payouts: Path) -> None:
         for name, digest in manifest["files"].items():
             assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     assert os.listdir(payouts.parent) == [PROGRAM]
+
+
+def test_batches_staged_side_by_side_are_the_published_ones(
+    built: Path, payouts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run stages a year of batches in worker processes (PARALLEL_FROM, lowered here
+    to the example's three): the folders are byte for byte those the nights published."""
+    from partner_ledger.publish import payout_files
+
+    monkeypatch.setattr(payout_files, "PARALLEL_FROM", 2)
+    warehouse = copy_warehouse(built, tmp_path / "warehouse")
+    out = tmp_path / "out"
+    con = connect(warehouse, read_only=True)
+    try:
+        staged = payout_files.stage_missing(con, out, warehouse=warehouse)
+    finally:
+        con.close()
+    assert [item.batch.period for item in staged] == ["2025-03", "2025-04", "2025-05"]
+    payout_files.place_staged(staged)
+    assert digest_tree(out / "payouts" / PROGRAM) == digest_tree(payouts)
+
+
+def test_a_batch_that_fails_side_by_side_leaves_no_staged_folder(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The middle batch cannot be written (a file where its temporary folder goes): the run
+    stops on that batch's error and the folders the other workers staged are discarded."""
+    from partner_ledger.publish import payout_files
+
+    monkeypatch.setattr(payout_files, "PARALLEL_FROM", 2)
+    warehouse = copy_warehouse(built, tmp_path / "warehouse")
+    out = tmp_path / "out"
+    program = out / "payouts" / PROGRAM
+    program.mkdir(parents=True)
+    (program / f"{payout_files.STAGE_PREFIX}2025-04").write_text("in the way")
+    con = connect(warehouse, read_only=True)
+    try:
+        with pytest.raises(payout_files.PublishError, match="batch prog_lumen-2025-04"):
+            payout_files.stage_missing(con, out, warehouse=warehouse)
+    finally:
+        con.close()
+    assert sorted(path.name for path in program.iterdir()) == [
+        f"{payout_files.STAGE_PREFIX}2025-04"
+    ]

@@ -199,4 +199,6 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set TimeZone = 'UTC'")
+    # no progress bar in a run's output (DuckDB draws one for any query over two seconds)
+    con.execute("set enable_progress_bar = false")
     return con
