@@ -560,3 +560,43 @@ def test_a_million_row_clicks_file_loads_with_modest_memory(tmp_path: Path) -> N
     assert result["raw"] == [rows, 2, rows + 1]
     growth_mb = (result["after_kb"] - result["before_kb"]) / 1024  # Linux: kilobytes
     assert growth_mb < 600, f"peak RSS grew by {growth_mb:.0f} MB to load a 1M-row CSV"
+
+
+def test_tracking_and_stripe_load_side_by_side_with_delivery_numbers_in_path_order(
+    example: Path, tmp_path: Path
+) -> None:
+    """Tracking and Stripe files load on two connections at once; the delivery numbers are
+    given in path order before, so two ingests of one landing give the same raw tables."""
+    from partner_ledger.io.ingest import stripe_files, tracking_files
+
+    tables = {}
+    for name in ("first", "second"):
+        con = connect(tmp_path / name / "partner_ledger.duckdb")
+        summary = ingest_landing(con, example / "landing")
+        assert {load.table for load in summary.loads} >= {"clicks", "invoices"}  # both kinds
+        raw = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' "
+                "and table_name not in ('file_states') order by table_name"
+            ).fetchall()
+        ]
+        tables[name] = {
+            table: con.execute(
+                f"select * exclude (loaded_at) from raw.{table} order by all"
+                if table == "load_manifest"
+                else f"select * from raw.{table} order by all"
+            ).fetchall()
+            for table in raw
+        }
+        manifest = con.execute(
+            "select path from raw.load_manifest order by delivery_seq"
+        ).fetchall()
+        con.close()
+        in_path_order = [
+            path.relative_to(example / "landing").as_posix()
+            for _, path in tracking_files(example / "landing") + stripe_files(example / "landing")
+        ]
+        assert [row[0] for row in manifest] == in_path_order
+    assert tables["first"] == tables["second"]
+    assert len(tables["first"]["stripe_objects"]) > 0

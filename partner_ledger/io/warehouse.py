@@ -197,7 +197,15 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    return _configured(duckdb.connect(str(path), read_only=read_only))
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same database (for another thread), set up as ``connect``."""
+    return _configured(con.cursor())
+
+
+def _configured(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     con.execute("set TimeZone = 'UTC'")
     # no progress bar in a run's output (DuckDB draws one for any query over two seconds)
     con.execute("set enable_progress_bar = false")
