@@ -352,7 +352,18 @@ def _open_worker(warehouse: str) -> None:
     global _worker_con
     from partner_ledger.io.warehouse import connect
 
+    _die_with_parent()
     _worker_con = connect(Path(warehouse), read_only=True)
+
+
+def _die_with_parent() -> None:
+    """A worker dies with the run (Linux: PR_SET_PDEATHSIG): were the run killed alone, a worker
+    left rendering could still write into a temporary folder that the next run stages again."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
+    except (OSError, AttributeError):  # not Linux: the worker ends after its batch
+        pass
 
 
 def _stage_in_worker(batch: Batch, out: Path, held: dict) -> StagedBatch | None:
