@@ -208,5 +208,10 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def _configured(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     con.execute("set TimeZone = 'UTC'")
     # no progress bar in a run's output (DuckDB draws one for any query over two seconds)
-    con.execute("set enable_progress_bar = false")
+    try:
+        con.execute("set enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        # In a Jupyter kernel without ipywidgets (a notebook running a backtest) DuckDB refuses
+        # to change the setting at all, and has it off already.
+        pass
     return con
