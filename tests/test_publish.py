@@ -420,3 +420,57 @@ def test_a_batch_that_fails_side_by_side_leaves_no_staged_folder(
     assert sorted(path.name for path in program.iterdir()) == [
         f"{payout_files.STAGE_PREFIX}2025-04"
     ]
+
+
+_POOL_PARENT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from partner_ledger.publish import payout_files
+
+pool = ProcessPoolExecutor(
+    max_workers=2,
+    mp_context=multiprocessing.get_context("spawn"),
+    initializer=payout_files._open_worker,
+    initargs=(sys.argv[1],),
+)
+for started in [pool.submit(time.sleep, 0.5) for _ in range(2)]:
+    started.result()  # both workers are up and initialized
+print(" ".join(str(pid) for pid in pool._processes), flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_stage_workers_die_with_a_killed_run(built: Path, tmp_path: Path) -> None:
+    """A run killed on its own (not its whole process group) while workers stage leaves no
+    worker behind to write into a folder the next run stages again: the workers the staging
+    initializer opened die with their parent."""
+    warehouse = copy_warehouse(built, tmp_path / "warehouse")
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _POOL_PARENT, str(warehouse)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        parent.kill()  # SIGKILL to the parent alone: no cleanup of its pool runs
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), workers
+    finally:
+        try:  # the workers share the parent's process group: nothing outlives the test
+            os.killpg(parent.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
