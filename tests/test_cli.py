@@ -266,8 +266,8 @@ def test_one_writer_private_files_and_the_nights_summary(example: Path, tmp_path
             first.kill()
     assert first.returncode == 0, stderr[-3000:]
     assert "1 row(s) quarantined tonight (1 in quarantine)" in stdout
-    assert "batches closed: prog_lumen-2025-03; seconds: ingest " in stdout
-    for stage in ("rules", "dbt_build", "audit", "commit", "publish"):
+    assert "batches closed: prog_lumen-2025-03; seconds: copy " in stdout
+    for stage in ("ingest", "rules", "dbt_build", "audit", "stage", "commit", "publish"):
         assert f", {stage} " in stdout
 
     assert stat.S_IMODE(warehouse.stat().st_mode) == 0o600
