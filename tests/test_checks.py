@@ -109,6 +109,30 @@ def test_checks_pass_on_the_real_batches_and_write_data_docs(
         con.close()
 
 
+def test_an_audit_project_left_half_written_by_a_killed_run_is_set_aside(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """A run killed while GX wrote its project leaves an empty great_expectations.yml (seen by
+    the SIGKILL property): the next run of that night audits from a new project and keeps the
+    broken one aside."""
+    report_dir = tmp_path / "reports" / NIGHTS[0]
+    broken = report_dir / "gx"
+    (broken / "expectations").mkdir(parents=True)
+    (broken / "great_expectations.yml").write_text("")
+    (broken / "expectations" / "payout_lines.json").write_text('{"name": "payout_li')
+    con = connect(warehouse, read_only=True)
+    try:
+        report = check_new_batches(con, NIGHTS[0], report_dir)
+    finally:
+        con.close()
+    assert report.batches == (f"{PROGRAM}-{PERIODS[0]}",)
+    assert report.docs_index is not None and report.docs_index.is_file()
+    assert (report_dir / "gx" / "great_expectations.yml").stat().st_size > 0
+    aside = [path for path in report_dir.iterdir() if path.name.startswith("gx.earlier-")]
+    assert len(aside) == 1
+    assert (aside[0] / "great_expectations.yml").read_text() == ""
+
+
 def test_a_payout_line_that_differs_from_its_batch_fails_the_audit(
     warehouse: Path, tmp_path: Path
 ) -> None:

@@ -139,6 +139,22 @@ def _describe(result) -> str:
     return f"{config.type}({kwargs}) failed; unexpected: {observed!r}"
 
 
+def _set_aside_earlier_project(report_dir: Path) -> None:
+    """A night's audit starts from a new GX project. One left by an earlier run of the same
+    night is moved aside, kept, never read: a run killed while GX wrote its files leaves them
+    half-written (an empty great_expectations.yml stopped every later run of that night, found
+    by the SIGKILL property, docs/decisions/0015)."""
+    from datetime import UTC, datetime
+
+    project = report_dir / "gx"
+    if project.exists():
+        aside = report_dir / f"gx.earlier-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+        project.rename(aside)
+        logging.getLogger("partner_ledger").warning(
+            "an earlier run's audit project of this night was moved aside: %s", aside
+        )
+
+
 def check_new_batches(
     con: duckdb.DuckDBPyConnection,
     as_of: str,
@@ -169,6 +185,7 @@ def check_new_batches(
     from great_expectations.core.run_identifier import RunIdentifier
 
     report_dir.mkdir(parents=True, exist_ok=True)
+    _set_aside_earlier_project(report_dir)
     context = gx.get_context(mode="file", project_root_dir=str(report_dir))
     source = context.data_sources.add_or_update_pandas("warehouse")
     context.variables.progress_bars = gx.data_context.types.base.ProgressBarsConfig(globally=False)
