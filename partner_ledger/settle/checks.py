@@ -150,9 +150,7 @@ def _set_aside_earlier_project(report_dir: Path) -> None:
     if project.exists():
         aside = report_dir / f"gx.earlier-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
         project.rename(aside)
-        logging.getLogger("partner_ledger").warning(
-            "an earlier run's audit project of this night was moved aside: %s", aside
-        )
+        log.warning("an earlier run's audit project of this night was moved aside: %s", aside)
 
 
 def check_new_batches(
@@ -202,11 +200,7 @@ def check_new_batches(
         frames[name] = (
             sql if name == "review_thresholds" else con.execute(sql, {"as_of": as_of}).df()
         )
-        asset = (
-            source.get_asset(name)
-            if name in source.get_asset_names()
-            else source.add_dataframe_asset(name)
-        )
+        asset = source.add_dataframe_asset(name)  # the project is new: no asset exists yet
         batch_definition = asset.add_batch_definition_whole_dataframe(f"{name}_{as_of}")
         suite = context.suites.add_or_update(gx.ExpectationSuite(name=name))
         for expectation in expectations:
