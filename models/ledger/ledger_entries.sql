@@ -11,10 +11,12 @@
     'phase', 'month_number', 'rate_bps', 'rate_version', 'touch_source', 'touch_id',
 ] %}
 
-with expected as (
-    select * from {{ ref('int_ledger_entries_expected') }}
-),
-
+{#- The amounts decide which keys get an entry tonight; their attributes are read for those keys
+    only. Owed and recorded amounts meet on two narrow columns (ledger key, cents), and the
+    ledger's last booking per key is ranked only for the keys that changed: a night changes a
+    few keys of millions (docs/decisions/0012). The model is read where it is needed rather than
+    through one CTE, which DuckDB would copy whole for being read twice. #}
+with
 {% if is_incremental() %}
 recorded as (
     select
@@ -23,23 +25,43 @@ recorded as (
     from {{ this }}
     group by ledger_key
 ),
+{% else %}
+recorded as (
+    select cast(null as {{ dbt.type_string() }}) as ledger_key, cast(0 as {{ wide_integer_type() }}) as recorded_cents
+    where false
+),
+{% endif %}
 
+changed as (
+    select
+        coalesce(expected.ledger_key, recorded.ledger_key) as ledger_key,
+        cast(coalesce(expected.amount_cents, 0) - coalesce(recorded.recorded_cents, 0) as bigint)
+            as amount_cents
+    from (select ledger_key, amount_cents from {{ ref('int_ledger_entries_expected') }}) as expected
+    full outer join recorded
+        on expected.ledger_key = recorded.ledger_key
+    where coalesce(expected.amount_cents, 0) != coalesce(recorded.recorded_cents, 0)
+),
+
+expected as (
+    select owed.*
+    from {{ ref('int_ledger_entries_expected') }} as owed
+    where owed.ledger_key in (select changed.ledger_key from changed)
+),
+
+{% if is_incremental() %}
 last_booked as (
     select ledger_key, {{ attributes | join(', ') }}
     from (
         select
             *,
             row_number() over (partition by ledger_key order by recorded_at desc, entry_id desc) as booking_rank
-        from {{ this }}
+        from {{ this }} as booked
+        where booked.ledger_key in (select changed.ledger_key from changed)
     ) as bookings
     where booking_rank = 1
 ),
 {% else %}
-recorded as (
-    select cast(null as {{ dbt.type_string() }}) as ledger_key, cast(0 as {{ wide_integer_type() }}) as recorded_cents
-    where false
-),
-
 last_booked as (
     select ledger_key, {{ attributes | join(', ') }}
     from expected
@@ -49,17 +71,16 @@ last_booked as (
 
 differences as (
     select
-        coalesce(expected.ledger_key, last_booked.ledger_key) as ledger_key,
+        changed.ledger_key,
         {%- for column in attributes %}
         coalesce(expected.{{ column }}, last_booked.{{ column }}) as {{ column }},
         {%- endfor %}
-        cast(coalesce(expected.amount_cents, 0) - coalesce(recorded.recorded_cents, 0) as bigint)
-            as amount_cents
-    from expected
-    full outer join last_booked
-        on expected.ledger_key = last_booked.ledger_key
-    left join recorded
-        on coalesce(expected.ledger_key, last_booked.ledger_key) = recorded.ledger_key
+        changed.amount_cents
+    from changed
+    left join expected
+        on changed.ledger_key = expected.ledger_key
+    left join last_booked
+        on changed.ledger_key = last_booked.ledger_key
 )
 
 select
@@ -67,4 +88,3 @@ select
     *,
     {{ as_of_date() }} as recorded_at
 from differences
-where amount_cents != 0

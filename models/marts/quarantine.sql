@@ -108,19 +108,31 @@ checked_clicks as (
         on delivered_clicks.program_id = programs.program_id
 ),
 
+shown_clicks as (
+    select
+        delivery_seq,
+        file_path,
+        line_no,
+        quarantine_reason
+    from checked_clicks
+    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
+),
+
+{# The raw text of the rejected clicks only: a plain join on the record's key, so that DuckDB
+    reads the wide text columns of the matching rows and skips the rest (at M, a join planned
+    around the whole raw table read all ten million records' text: 4.7 s of the model's 7.6). #}
 rejected_clicks as (
     select
         'clicks' as source_table,
-        checked_clicks.file_path,
-        checked_clicks.line_no,
+        shown_clicks.file_path,
+        shown_clicks.line_no,
         {{ csv_line(['raw_clicks.click_id', 'raw_clicks.program_id', 'raw_clicks.partner_code',
             'raw_clicks.occurred_at', 'raw_clicks.visitor_id', 'raw_clicks.landing_url']) }} as raw_text,
-        checked_clicks.quarantine_reason as reason
-    from checked_clicks
+        shown_clicks.quarantine_reason as reason
+    from shown_clicks
     inner join raw_clicks
-        on checked_clicks.delivery_seq = raw_clicks.delivery_seq
-        and checked_clicks.line_no = raw_clicks.line_no
-    where {{ shown_in_quarantine('checked_clicks.quarantine_reason', 'checked_clicks.record_at') }}
+        on shown_clicks.delivery_seq = raw_clicks.delivery_seq
+        and shown_clicks.line_no = raw_clicks.line_no
 ),
 
 {# Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the
@@ -170,6 +182,32 @@ rejected_stripe_timestamps as (
     where created_at is null
 ),
 
+rejected_stripe_and_sales as (
+    select * from rejected_money_rows
+    union all
+    select * from rejected_stripe_timestamps
+),
+
+{# The Stripe lines of the rejected rows, found on the line's key alone: a join condition that
+    also tests the source (not a sale) made DuckDB loop over every Stripe line and read every
+    body (4.2 million at M, 7 s). #}
+rejected_stripe_keys as (
+    select distinct delivery_seq, line_no
+    from rejected_stripe_and_sales
+    where source_table != 'sales'
+),
+
+rejected_stripe_lines as (
+    select
+        stripe_lines.delivery_seq,
+        stripe_lines.line_no,
+        stripe_lines.body
+    from {{ source('raw', 'stripe_objects') }} as stripe_lines
+    inner join rejected_stripe_keys as stripe_keys
+        on stripe_lines.delivery_seq = stripe_keys.delivery_seq
+        and stripe_lines.line_no = stripe_keys.line_no
+),
+
 rejected_with_text as (
     select
         rejected.source_table,
@@ -177,12 +215,8 @@ rejected_with_text as (
         rejected.line_no,
         coalesce(stripe_lines.body, sales.raw_text) as raw_text,
         rejected.reason
-    from (
-        select * from rejected_money_rows
-        union all
-        select * from rejected_stripe_timestamps
-    ) as rejected
-    left join {{ source('raw', 'stripe_objects') }} as stripe_lines
+    from rejected_stripe_and_sales as rejected
+    left join rejected_stripe_lines as stripe_lines
         on rejected.source_table != 'sales'
         and rejected.delivery_seq = stripe_lines.delivery_seq
         and rejected.line_no = stripe_lines.line_no
