@@ -24,8 +24,9 @@ from flows.nightly import nightly_settlement
 from partner_ledger.config import DEFAULTS
 from partner_ledger.demo import generate_demo_landing
 
-# the incremental models a full build gives again: the caches of parsed input, and the statement
-# lines of closed batches (built from the ledger stores); the ledger stores are never dropped
+# the incremental models a full build gives again: the caches of parsed input, the statement
+# lines of closed batches (built from the ledger stores) and the scoped models (decision 0026);
+# the ledger stores are never dropped
 CACHES = (
     "main.fct_statement_entries",
     "staging.stg_stripe__customers",
@@ -35,6 +36,8 @@ CACHES = (
     "staging.stg_stripe__disputes",
     "intermediate.int_clicks_delivered",
     "intermediate.int_clicks_redelivered",
+    "intermediate.int_stripe_charges_linked",
+    "intermediate.int_paid_events_resolved",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+# what decides a model's SQL: the scoped models rebuild in full when any of it changes
+# (macros/change_scope.sql, docs/decisions/0026)
+CODE_PATHS = ("models", "macros", "dbt_project.yml")
+CODE_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of the project's SQL, macros and settings and of the dbt and DuckDB versions.
+
+    Computed once per process (about 100 small files). A scoped model whose last build had
+    another fingerprint is built in full.
+    """
+    digest = hashlib.sha256()
+    for name in CODE_PACKAGES:
+        digest.update(f"{name}=={metadata.version(name)}\n".encode())
+    for entry in CODE_PATHS:
+        root = PROJECT_DIR / entry
+        files = sorted(root.rglob("*")) if root.is_dir() else [root]
+        for path in files:
+            if path.is_file() and path.suffix in (".sql", ".yml", ".yaml", ".csv"):
+                digest.update(path.relative_to(PROJECT_DIR).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
 
 
 class DbtError(RuntimeError):
@@ -107,6 +135,7 @@ def dbt_build(
         # re-parse the whole project every night (macros/as_of.sql)
         "PARTNER_LEDGER_AS_OF": as_of,
         "PARTNER_LEDGER_WAREHOUSE": str(warehouse.resolve()),
+        "PARTNER_LEDGER_CODE_FINGERPRINT": code_fingerprint(),
         "DBT_TARGET_PATH": str(target),
         "DBT_LOG_PATH": str(logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -1,7 +1,26 @@
 {#- Paid events (SPEC §2.3) with routing and identity (SPEC §1.2): paid Stripe invoices,
     invoice-less succeeded charges and Sale API sales. Each event gets its program, customer key,
-    basis in the program's currency (cents × basis_scale, exact) or a quarantine reason. -#}
-with programs as (
+    basis in the program's currency (cents × basis_scale, exact) or a quarantine reason.
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026): a night recomputes only the events
+    whose row may have changed since the last build (paid_events_scope). -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='paid_event_key',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies(['stg_stripe__charges']) }}
+{%- set scope = change_scope() %}
+
+with
+{%- if scope.mode == 'changes' %}
+
+{{ paid_events_scope(scope) }},
+{%- endif %}
+
+programs as (
     select * from {{ ref('stg_rules__programs') }}
 ),
 
@@ -43,11 +62,17 @@ invoice_charge_metadata as (
 stripe_charges as (
     select * from {{ ref('int_stripe_charges_linked') }}
     where invoice_id is null
+    {%- if scope.mode == 'changes' %}
+        and charge_id in (select scope.paid_event_id from scope where scope.paid_event_type = 'charge')
+    {%- endif %}
 ),
 
 paid_invoices as (
     select * from {{ ref('stg_stripe__invoices') }}
     where status = 'paid' and amount_paid_cents > 0 and {{ is_visible('paid_at') }}
+    {%- if scope.mode == 'changes' %}
+        and invoice_id in (select scope.paid_event_id from scope where scope.paid_event_type = 'invoice')
+    {%- endif %}
 ),
 
 signups as (
@@ -58,6 +83,9 @@ signups as (
 sales as (
     select * from {{ ref('int_sales_validated') }}
     where is_visible and kind = 'sale'
+    {%- if scope.mode == 'changes' %}
+        and transaction_id in (select scope.paid_event_id from scope where scope.paid_event_type = 'sale')
+    {%- endif %}
 ),
 
 invoice_events as (
@@ -300,4 +328,10 @@ resolved as (
     from with_fx
 )
 
+{% if scope.mode == 'changes' -%}
+{{ scope_replace_rows('resolved', 'scope_keys', 'paid_event_key') }}
+{%- elif is_incremental() -%}
+{{ scope_replace_rows('resolved', '(select paid_event_key from ' ~ this ~ ' union select paid_event_key from resolved)', 'paid_event_key') }}
+{%- else -%}
 select * from resolved
+{%- endif %}

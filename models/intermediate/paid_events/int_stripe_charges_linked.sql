@@ -1,10 +1,34 @@
 {#- Visible Stripe charges with the invoice they belong to: the charge names the invoice, or
     the invoice names the charge (some Stripe-compatible servers leave charge.invoice empty on
     invoice charges). A charge with an invoice is not a paid event of its own; its refunds and
-    disputes apply to the invoice's paid event (SPEC §1.2, §2.3). -#}
-with charges as (
+    disputes apply to the invoice's paid event (SPEC §1.2, §2.3).
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026): a night recomputes only the charges
+    whose row may have changed since the last build (stripe_charges_scope). -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='charge_id',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies() }}
+{%- set scope = change_scope() %}
+
+with
+{%- if scope.mode == 'changes' %}
+
+scope as (
+    {{ stripe_charges_scope(scope) | indent(4) }}
+),
+{%- endif %}
+
+charges as (
     select * from {{ ref('stg_stripe__charges') }}
     where {{ is_visible('created_at') }}
+    {%- if scope.mode == 'changes' %}
+        and charge_id in (select scope.charge_id from scope)
+    {%- endif %}
 ),
 
 {# A charge belongs to one invoice. Should several invoices name the same charge (malformed
@@ -14,6 +38,9 @@ invoice_charge_links as (
     select charge_id, min(invoice_id) as invoice_id
     from {{ ref('stg_stripe__invoices') }}
     where charge_id is not null
+    {%- if scope.mode == 'changes' %}
+        and charge_id in (select scope.charge_id from scope)
+    {%- endif %}
     group by charge_id
 ),
 
@@ -38,4 +65,10 @@ linked as (
         on charges.charge_id = invoice_charge_links.charge_id
 )
 
+{% if scope.mode == 'changes' -%}
+{{ scope_replace_rows('linked', 'scope', 'charge_id') }}
+{%- elif is_incremental() -%}
+{{ scope_replace_rows('linked', '(select charge_id from ' ~ this ~ ' union select charge_id from linked)', 'charge_id') }}
+{%- else -%}
 select * from linked
+{%- endif %}

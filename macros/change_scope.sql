@@ -1,0 +1,264 @@
+{#- A night that costs what changed (issue 11, docs/decisions/0026).
+
+    A scoped model keeps the previous build's rows and recomputes only the keys whose rows may
+    differ: the keys its inputs touched since its last build. What the last build saw is kept in
+    `scope_marks` (one row per scoped model, in the model's schema, written by the model's
+    post-hook in the build's transaction):
+
+    - built_as_of: the build's as-of. A record whose timestamp is at or after it may have become
+      visible (or valid: the future-timestamp check moves with the as-of) since;
+    - through_seq: the last delivery loaded when it was built. Every raw row loaded later has a
+      larger delivery_seq (raw tables are append-only, deliveries are numbered in load order);
+    - fingerprint: the project's code (models, macros, dbt_project.yml, dbt and DuckDB
+      versions, passed by partner_ledger/settle/dbt.py) and the content of every rules table.
+
+    A model is built in full when it has no marks, when the fingerprint differs (new rules or
+    new code), when the as-of goes backwards (a replay: records can become invisible), on the
+    first build, and when dbt runs without the code fingerprint (a hand-run build). `--empty`
+    builds (a rebuild's start) delete the model's marks, so the next build is full.
+
+    Only DuckDB builds scope; on Spark these models are plain tables. -#}
+
+{% macro scope_marks_relation() -%}
+    {{ return(api.Relation.create(
+        database=this.database, schema=this.schema, identifier='scope_marks', type='table'
+    )) }}
+{%- endmacro %}
+
+{% macro scope_rules_models() -%}
+    {{ return([
+        'stg_rules__programs', 'stg_rules__fx_rates', 'stg_rules__attribution_sources',
+        'stg_rules__tiers', 'stg_rules__phases', 'stg_rules__rates',
+    ]) }}
+{%- endmacro %}
+
+{#- At the top of every scoped model: what its scope reads only when it executes, declared
+    for dbt's graph (a ref inside a condition is not seen at parse time). -#}
+{% macro scope_dependencies(extra_models=[]) -%}
+    {#- a dbt unit test runs the model's full build on its given inputs only -#}
+    {%- if model.resource_type != 'unit_test' %}
+        {%- for name in scope_rules_models() + extra_models %}
+-- depends_on: {{ ref(name) }}
+        {%- endfor %}
+-- depends_on: {{ source('raw', 'load_manifest') }}
+-- depends_on: {{ source('raw', 'stripe_objects') }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- SQL: one hash of every rules table's rows (tiny tables; DuckDB casts a row to text). -#}
+{% macro scope_rules_hash_sql() -%}
+    select md5(coalesce(string_agg(row_text, chr(10) order by row_text), '')) as rules_hash
+    from (
+        {%- for model in scope_rules_models() %}
+        select '{{ model }}:' || cast(rules_row as varchar) as row_text
+        from {{ ref(model) }} as rules_row
+        {{- ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as rules_rows
+{%- endmacro %}
+
+{#- This build's fingerprint: the code's (from the environment) and the rules'. None when the
+    code fingerprint is missing. -#}
+{% macro scope_fingerprint() -%}
+    {%- set code = env_var('PARTNER_LEDGER_CODE_FINGERPRINT', '') -%}
+    {%- if not code -%}{{ return(none) }}{%- endif -%}
+    {%- set rules_hash = run_query(scope_rules_hash_sql()).columns[0].values()[0] -%}
+    {{ return(code ~ ':' ~ rules_hash) }}
+{%- endmacro %}
+
+{#- The model's scope for this build, decided when the model executes:
+    {'mode': 'full'} or {'mode': 'changes', 'prev_seq': N, 'prev_as_of_ts': 'timestamp SQL'}.
+    The reason a full build was chosen is in 'why' (dbt's debug log). -#}
+{% macro change_scope() -%}
+    {%- if not execute -%}{{ return({'mode': 'full', 'why': 'parsing'}) }}{%- endif -%}
+    {%- if target.type != 'duckdb' or not is_incremental() -%}
+        {{ return({'mode': 'full', 'why': 'first build'}) }}
+    {%- endif -%}
+    {%- set marks = scope_marks_relation() -%}
+    {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
+        {{ return({'mode': 'full', 'why': 'no marks'}) }}
+    {%- endif -%}
+    {%- set previous = run_query(
+        "select cast(built_as_of as varchar), through_seq, fingerprint from " ~ marks
+        ~ " where model_name = '" ~ this.identifier ~ "'"
+    ) -%}
+    {%- if previous.rows | length != 1 -%}{{ return({'mode': 'full', 'why': 'no marks'}) }}{%- endif -%}
+    {%- set built_as_of, through_seq, fingerprint = previous.rows[0] -%}
+    {%- set current = scope_fingerprint() -%}
+    {%- if current is none or current != fingerprint -%}
+        {{ return({'mode': 'full', 'why': 'code or rules changed'}) }}
+    {%- endif -%}
+    {%- set as_of = run_query("select cast(" ~ as_of_date() ~ " as varchar)").columns[0].values()[0] -%}
+    {%- if as_of < built_as_of -%}{{ return({'mode': 'full', 'why': 'as-of went backwards'}) }}{%- endif -%}
+    {{ return({
+        'mode': 'changes',
+        'prev_seq': through_seq | int,
+        'prev_as_of_ts': "cast(cast('" ~ built_as_of ~ "' as date) as timestamp)",
+    }) }}
+{%- endmacro %}
+
+{#- Post-hook of a scoped model: remember what this build saw (in the build's transaction). -#}
+{% macro record_scope_marks() -%}
+    {%- if target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
+    {%- set marks = scope_marks_relation() -%}
+    create table if not exists {{ marks }} (
+        model_name varchar primary key,
+        built_as_of date not null,
+        through_seq bigint not null,
+        fingerprint varchar not null
+    );
+    delete from {{ marks }} where model_name = '{{ this.identifier }}';
+    {%- set fingerprint = scope_fingerprint() if execute else none %}
+    {%- if fingerprint is not none and not invocation_args_dict.get('empty', false) %}
+    insert into {{ marks }}
+    select
+        '{{ this.identifier }}',
+        {{ as_of_date() }},
+        (select coalesce(max(delivery_seq), 0) from {{ source('raw', 'load_manifest') }}),
+        '{{ fingerprint }}';
+    {%- endif %}
+{%- endmacro %}
+
+{#- Incremental strategy of scoped models: the model returns the recomputed rows and, flagged
+    `scope_only`, the key of every row it recomputed (whether or not a row came back: a key can
+    disappear). Each such key's stored row is deleted; the recomputed rows are inserted. The
+    flag column is not a column of the table (the insert names the table's columns). -#}
+{% macro get_incremental_scope_replace_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ target }}
+    where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }} where not scope_only
+{%- endmacro %}
+
+{#- The rows a scoped model returns in `changes` mode: the recomputed rows, then every key in
+    the scope flagged `scope_only`. -#}
+{% macro scope_replace_rows(rows, scope, key) -%}
+    select *, false as scope_only from {{ rows }}
+    union all by name
+    select {{ key }}, true as scope_only from {{ scope }} as scope_keys
+{%- endmacro %}
+
+{#- The Stripe objects of one type with a version loaded since the scope's last build. -#}
+{% macro stripe_ids_delivered_since(object_type, scope) -%}
+    select object_id
+    from {{ source('raw', 'stripe_objects') }}
+    where object_type = '{{ object_type }}'
+        and delivery_seq > {{ scope.prev_seq }}
+{%- endmacro %}
+
+{#- The charges whose int_stripe_charges_linked row may differ from the scope's last build:
+    a new version of the charge; a charge timestamped at or after the last build's as-of (it may
+    have become visible); and every charge that any version of an invoice with a new version
+    names (the invoice may now name it, or have stopped naming it: its link can move). -#}
+{% macro stripe_charges_scope(scope) -%}
+    {%- set paths = ['$.charge'] -%}
+    select charge_id
+    from {{ ref('stg_stripe__charges') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or created_at >= {{ scope.prev_as_of_ts }}
+    union
+    select charge_id
+    from (
+        select {{ json_ref('invoice_versions.fields', '$.charge', paths) }} as charge_id
+        from (
+            select {{ json_fields('lines.body', paths) }} as fields
+            from {{ source('raw', 'stripe_objects') }} as lines
+            where lines.object_type = 'invoices'
+                and lines.object_id in ({{ stripe_ids_delivered_since('invoices', scope) }})
+        ) as invoice_versions
+    ) as named
+    where charge_id is not null
+{%- endmacro %}
+
+{#- The Stripe customers whose row may have changed since the scope's last build: a new
+    version, or created at or after its as-of (visibility). -#}
+{% macro stripe_customers_scope(scope) -%}
+    select stripe_customer_id
+    from {{ ref('stg_stripe__customers') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or created_at >= {{ scope.prev_as_of_ts }}
+{%- endmacro %}
+
+{#- The paid events (paid_event_type, paid_event_id) whose int_paid_events_resolved row may
+    differ from the scope's last build. An event's row is a function of its own record
+    (invoice, charge or sale), the metadata of the invoice's charge, its Stripe customer, the
+    earliest visible signup of its program and email, and the rules; so the scope is:
+    - invoices and sales with a new version, or timestamped at or after the last as-of;
+    - charges whose linked row may have changed (stripe_charges_scope), and invoices whose
+      charge has a new version or may have become visible (its metadata routes the invoice);
+    - the events of Stripe customers with a new version or that may have become visible;
+    - the stored events of a (program, email) whose earliest signup may have changed: every
+      email any version of a signup touched since the last build has had (old and new).
+    The rules are in the fingerprint: a change rebuilds the model in full. -#}
+{% macro paid_events_scope(scope) -%}
+changed_charges as (
+    select charge_id
+    from {{ ref('stg_stripe__charges') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or created_at >= {{ scope.prev_as_of_ts }}
+),
+
+changed_customers as (
+    {{ stripe_customers_scope(scope) | indent(4) }}
+),
+
+touched_signups as (
+    select distinct program_id, customer_key
+    from {{ ref('int_signups_validated') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or record_at >= {{ scope.prev_as_of_ts }}
+),
+
+changed_emails as (
+    select distinct signups.program_id, signups.email_normalized
+    from {{ ref('int_signups_validated') }} as signups
+    inner join touched_signups
+        on signups.program_id = touched_signups.program_id
+        and signups.customer_key = touched_signups.customer_key
+    where signups.email_normalized is not null
+),
+
+events_of_changed_emails as (
+    select stored.paid_event_type, stored.paid_event_id
+    from {{ this }} as stored
+    inner join changed_emails
+        on stored.program_id = changed_emails.program_id
+        and stored.stripe_email = changed_emails.email_normalized
+),
+
+scope as (
+    select 'invoice' as paid_event_type, invoice_id as paid_event_id
+    from {{ ref('stg_stripe__invoices') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or paid_at >= {{ scope.prev_as_of_ts }}
+        or charge_id in (select changed_charges.charge_id from changed_charges)
+        or stripe_customer_id in (select changed_customers.stripe_customer_id from changed_customers)
+    union
+    select 'charge' as paid_event_type, charge_id as paid_event_id
+    from (
+        {{ stripe_charges_scope(scope) | indent(8) }}
+    ) as linked_scope
+    union
+    select 'charge' as paid_event_type, charge_id as paid_event_id
+    from {{ ref('int_stripe_charges_linked') }}
+    where stripe_customer_id in (select changed_customers.stripe_customer_id from changed_customers)
+    union
+    select 'sale' as paid_event_type, transaction_id as paid_event_id
+    from {{ ref('int_sales_validated') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or record_at >= {{ scope.prev_as_of_ts }}
+    union
+    select paid_event_type, paid_event_id
+    from events_of_changed_emails
+),
+
+scope_keys as (
+    select paid_event_type || ':' || paid_event_id as paid_event_key
+    from scope
+    where paid_event_id is not null
+)
+{%- endmacro %}

@@ -1,0 +1,309 @@
+"""A scoped model recomputes only what changed and gives what a full build gives (issue 11,
+docs/decisions/0026).
+
+`int_stripe_charges_linked` and `int_paid_events_resolved` keep the previous build's rows and
+recompute the keys their inputs touched since (macros/change_scope.sql). Here a generated program
+is built night by night while Stripe objects arrive as the API delivers them (a few new versions
+at a time, not whole files) and tracking files arrive late, each delivery aimed at one reason a
+row can change: an invoice that names another charge or none (the charge's link moves), a new
+invoice naming an invoice-less charge (that charge stops being a paid event), invoice and charge
+metadata that route elsewhere, a Stripe customer with another email and no metadata (identity by
+email), a customer that is no longer visible, earlier signups for an email (the earliest signup
+decides the customer key), a new version of a sale. Before each night the warehouse is copied
+and the copy builds the scoped models in full; after the night every table of the two is compared
+row for row.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from partner_ledger.config import DEFAULTS
+from partner_ledger.demo import generate_demo_landing
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.dbt import dbt_build
+
+SCOPED = ("intermediate.int_stripe_charges_linked", "intermediate.int_paid_events_resolved")
+NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 7, 1))
+# the scoped models, what they read and the tests on them (their readers are functions of them)
+SELECT = "+int_paid_events_resolved"
+WAREHOUSE = "partner_ledger.duckdb"
+
+
+def _epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())
+
+
+def _latest(con: duckdb.DuckDBPyConnection, object_type: str) -> list[dict]:
+    rows = con.execute(
+        """
+        select body from raw.stripe_objects
+        where object_type = ?
+        qualify row_number() over (
+            partition by object_id order by delivery_seq desc, line_no desc
+        ) = 1
+        order by object_id
+        """,
+        [object_type],
+    ).fetchall()
+    return [json.loads(body) for (body,) in rows]
+
+
+def _deliver(con: duckdb.DuckDBPyConnection, object_type: str, bodies: list[dict]) -> int:
+    """New versions of Stripe objects, loaded as one API delivery (io/stripe_api.py does the same)."""
+    seq = int(con.execute("select nextval('raw.delivery_seq')").fetchone()[0])
+    path = f"api:{object_type}"
+    lines = [json.dumps(body) for body in bodies]
+    con.executemany(
+        "insert into raw.stripe_objects values (?, ?, ?, ?, ?, ?)",
+        [
+            (seq, path, n, object_type, body["id"], line)
+            for n, (body, line) in enumerate(zip(bodies, lines, strict=True), 1)
+        ],
+    )
+    digest = hashlib.sha256("".join(lines).encode()).hexdigest()
+    con.execute(
+        "insert into raw.load_manifest values (?, 'stripe_api', ?, ?, ?, ?, ?, 0, now()::timestamp)",
+        [seq, object_type, path, digest, len(lines), len(lines)],
+    )
+    return seq
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _own_key(invoice: dict) -> str | None:
+    """The customer key an invoice carries itself (its or its subscription's metadata)."""
+    subscription = (invoice.get("subscription_details") or {}).get("metadata") or {}
+    return (invoice.get("metadata") or {}).get("affitor_customer_key") or subscription.get(
+        "affitor_customer_key"
+    )
+
+
+def _stripe_changes(
+    con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
+) -> dict[str, int]:
+    """Deliver new versions aimed at every reason an event's row can change; return counts."""
+    invoices = _latest(con, "invoices")
+    charges = _latest(con, "charges")
+    customers = _latest(con, "customers")
+    named = {inv["charge"] for inv in invoices if isinstance(inv.get("charge"), str)}
+    standalone = [ch for ch in charges if ch["id"] not in named and not ch.get("invoice")]
+    with_charge = [inv for inv in invoices if isinstance(inv.get("charge"), str)]
+    rng.shuffle(with_charge)
+    rng.shuffle(standalone)
+    changed_invoices: list[dict] = []
+    # the charge moves to another invoice's charge, or to none
+    for inv, other in zip(with_charge[:6], with_charge[6:12], strict=True):
+        changed_invoices.append({**inv, "charge": other["charge"]})
+    for inv in with_charge[12:16]:
+        changed_invoices.append({**inv, "charge": None})
+    # metadata that routes the invoice elsewhere, and an invoice voided
+    for inv in with_charge[16:20]:
+        changed_invoices.append({**inv, "metadata": {"affitor_customer_key": f"moved_{inv['id']}"}})
+    for inv in with_charge[20:22]:
+        changed_invoices.append({**inv, "status": "void"})
+    # a new invoice naming an invoice-less charge: the charge is no longer a paid event
+    for n, charge in enumerate(standalone[:3]):
+        template = with_charge[30 + n]
+        changed_invoices.append(
+            {
+                **template,
+                "id": f"in_scope_{night:%Y%m%d}_{n}",
+                "customer": charge.get("customer"),
+                "charge": charge["id"],
+                "status_transitions": {"paid_at": _epoch(night) - 86400 * 3},
+            }
+        )
+    _deliver(con, "invoices", changed_invoices)
+
+    changed_charges: list[dict] = []
+    rng.shuffle(charges)
+    for charge in charges[:6]:
+        changed_charges.append(
+            {**charge, "metadata": {"affitor_customer_key": f"charge_key_{charge['id']}"}}
+        )
+    for charge in charges[6:9]:
+        changed_charges.append({**charge, "status": "failed"})
+    for charge in standalone[3:5]:
+        # a late charge's new version: created now, so it becomes visible on a later night
+        changed_charges.append({**charge, "created": _epoch(night) + 86400 * 5})
+    by_id = {charge["id"]: charge for charge in charges}
+    routed_by_charge = [
+        inv
+        for inv in with_charge[40:]
+        if not _own_key(inv)
+        and ((inv.get("status_transitions") or {}).get("paid_at") or 0) < _epoch(night)
+    ]
+    for inv in routed_by_charge[:4]:
+        # a paid invoice's charge that becomes visible only later, with metadata that decides the
+        # invoice's customer key then (the invoice itself is not delivered again)
+        charge = by_id[inv["charge"]]
+        changed_charges.append(
+            {
+                **charge,
+                "created": _epoch(night) + 86400 * 10,
+                "metadata": {"affitor_customer_key": f"late_key_{charge['id']}"},
+            }
+        )
+    _deliver(con, "charges", changed_charges)
+
+    signup_emails = [
+        row[0]
+        for row in con.execute(
+            "select distinct lower(email) from raw.tracking_signups where email is not null order by 1"
+        ).fetchall()
+    ]
+    changed_customers: list[dict] = []
+    rng.shuffle(customers)
+    for customer, email in zip(customers[:8], rng.sample(signup_emails, 8), strict=True):
+        changed_customers.append({**customer, "email": email, "metadata": {}})
+    for customer in customers[8:10]:
+        changed_customers.append({**customer, "created": _epoch(night) + 86400 * 40})
+    _deliver(con, "customers", changed_customers)
+    return {
+        "invoices": len(changed_invoices),
+        "charges": len(changed_charges),
+        "customers": len(changed_customers),
+    }
+
+
+def _tracking_changes(
+    con: duckdb.DuckDBPyConnection, landing: Path, rng: random.Random, night: date
+) -> None:
+    """Late signups (earlier signups for emails of Stripe customers, a signup's new email) and a
+    sale's new version, as new tracking files."""
+    customers = [c for c in _latest(con, "customers") if c.get("email")]
+    rng.shuffle(customers)
+    signups = con.execute(
+        "select program_id, customer_key, email from raw.tracking_signups "
+        "where program_id is not null and customer_key is not null order by 1, 2 limit 200"
+    ).fetchall()
+    rows = [
+        [program, f"early_{night:%m%d}_{n}", customer["email"], "2025-01-01T00:00:01Z", "", ""]
+        for n, (customer, program) in enumerate(
+            zip(customers[:10], ["prog_eur", "prog_usd"] * 5, strict=True)
+        )
+    ]
+    for program, key, _ in rng.sample(signups, 5):
+        rows.append([program, key, f"renamed.{key}@example.org", "2025-01-02T00:00:00Z", "", ""])
+    _write_csv(
+        landing / "tracking" / "signups" / f"late-{night}.csv",
+        ["program_id", "customer_key", "email", "occurred_at", "click_id", "visitor_id"],
+        rows,
+    )
+    sales = con.execute(
+        "select transaction_id, program_id, customer_key, kind, amount_cents, currency, "
+        "occurred_at, refund_of, coupon_code from raw.tracking_sales "
+        "where kind = 'sale' order by transaction_id limit 50"
+    ).fetchall()
+    changed = []
+    for row in rng.sample(sales, 4):
+        values = ["" if value is None else str(value) for value in row]
+        values[4] = str(int(values[4]) * 2 if values[4].isdigit() else 1000)
+        changed.append(values)
+    _write_csv(
+        landing / "tracking" / "sales" / f"late-{night}.csv",
+        [
+            "transaction_id",
+            "program_id",
+            "customer_key",
+            "kind",
+            "amount_cents",
+            "currency",
+            "occurred_at",
+            "refund_of",
+            "coupon_code",
+        ],
+        changed,
+    )
+
+
+def _differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as a (read_only)")
+    con.execute(f"attach '{right}' as b (read_only)")
+    tables = [
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'a' "
+            "and schema_name in ('main', 'staging', 'intermediate', 'ledger') order by 1, 2"
+        ).fetchall()
+    ]
+    different = {}
+    for table in tables:
+        counts = tuple(
+            con.execute(
+                f"select count(*) from (select * from {x}.{table} except all select * from {y}.{table})"
+            ).fetchone()[0]
+            for x, y in (("a", "b"), ("b", "a"))
+        )
+        if any(counts):
+            different[table] = counts
+    con.close()
+    assert len(tables) >= 8
+    return different
+
+
+def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    generate_demo_landing(landing, seed=5, months=8)
+    held = tmp_path / "held"
+    held.mkdir()
+    shutil.move(landing / "stripe" / "refunds.jsonl", held / "refunds.jsonl")
+    warehouse = tmp_path / "scoped" / WAREHOUSE
+    con = connect(warehouse)
+    ensure_raw_schema(con)
+    load_rules(con, DEFAULTS["rules"])
+    ingest_landing(con, landing)
+    con.close()
+    rng = random.Random(3)
+    for index, night in enumerate(NIGHTS):
+        if index:
+            con = connect(warehouse)
+            if index == 1:
+                shutil.copyfile(held / "refunds.jsonl", landing / "stripe" / "refunds.jsonl")
+            counts = _stripe_changes(con, rng, night)
+            assert min(counts.values()) > 0, counts
+            _tracking_changes(con, landing, rng, night)
+            ingest_landing(con, landing)
+            con.close()
+        reference = tmp_path / f"full-{night}" / WAREHOUSE
+        reference.parent.mkdir()
+        shutil.copyfile(warehouse, reference)
+        con = duckdb.connect(str(reference))
+        for table in SCOPED:
+            con.execute(f"drop table if exists {table}")
+        con.close()
+        for built, target in ((warehouse, "target-scoped"), (reference, "target-full")):
+            dbt_build(built, night.isoformat(), select=SELECT, target_dir=tmp_path / target)
+        assert _differences(warehouse, reference) == {}, f"night {night}"
+        if index:
+            compiled = next(
+                (tmp_path / "target-scoped" / "compiled").rglob("int_paid_events_resolved.sql")
+            )
+            assert "changed_emails" in compiled.read_text(), f"night {night} was not built by scope"
+    con = duckdb.connect(str(warehouse), read_only=True)
+    marks = con.execute(
+        "select model_name, built_as_of from intermediate.scope_marks order by 1"
+    ).fetchall()
+    con.close()
+    assert marks == [
+        ("int_paid_events_resolved", NIGHTS[-1]),
+        ("int_stripe_charges_linked", NIGHTS[-1]),
+    ]
