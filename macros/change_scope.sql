@@ -92,6 +92,7 @@
     {%- if as_of < built_as_of -%}{{ return({'mode': 'full', 'why': 'as-of went backwards'}) }}{%- endif -%}
     {{ return({
         'mode': 'changes',
+        'why': 'deliveries after ' ~ through_seq ~ ', records from ' ~ built_as_of,
         'prev_seq': through_seq | int,
         'prev_as_of_ts': "cast(cast('" ~ built_as_of ~ "' as date) as timestamp)",
     }) }}

@@ -38,6 +38,7 @@ CACHES = (
     "intermediate.int_clicks_redelivered",
     "intermediate.int_stripe_charges_linked",
     "intermediate.int_paid_events_resolved",
+    "intermediate.int_paid_events_numbered",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",

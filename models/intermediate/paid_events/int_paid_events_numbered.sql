@@ -1,8 +1,61 @@
 {#- Valid paid events with the customer's month number (SPEC §2.3): 1 for the customer's first
-    paid event in the program, then whole UTC calendar months after it. -#}
-with events as (
-    select * from {{ ref('int_paid_events_resolved') }}
-    where quarantine_reason is null
+    paid event in the program, then whole UTC calendar months after it.
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026): a customer's numbers depend on all of
+    the customer's valid events, so a night renumbers every event of the customers whose events
+    may have changed since the last build (paid_events_scope), under the key they had then (the
+    stored rows) and the key they have now. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='paid_event_key',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies([
+    'stg_stripe__charges', 'stg_stripe__customers', 'stg_stripe__invoices',
+    'int_stripe_charges_linked', 'int_signups_validated', 'int_sales_validated',
+]) }}
+{%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+{{ paid_events_scope(scope) }},
+
+scope_customers as (
+    select stored.program_id, stored.customer_key
+    from {{ this }} as stored
+    where stored.paid_event_key in (select scope_keys.paid_event_key from scope_keys)
+    union
+    select current_events.program_id, current_events.customer_key
+    from {{ ref('int_paid_events_resolved') }} as current_events
+    where current_events.paid_event_key in (select scope_keys.paid_event_key from scope_keys)
+        and current_events.quarantine_reason is null
+),
+
+{# every stored event of a customer in scope, and every changed event (it may have left) #}
+scope_event_keys as (
+    select stored.paid_event_key
+    from {{ this }} as stored
+    inner join scope_customers
+        on stored.program_id = scope_customers.program_id
+        and stored.customer_key = scope_customers.customer_key
+    union
+    select paid_event_key from scope_keys
+),
+{%- endif %}
+
+events as (
+    select resolved.*
+    from {{ ref('int_paid_events_resolved') }} as resolved
+    {%- if scope.mode == 'changes' %}
+    inner join scope_customers
+        on resolved.program_id = scope_customers.program_id
+        and resolved.customer_key = scope_customers.customer_key
+    {%- endif %}
+    where resolved.quarantine_reason is null
 ),
 
 ordered as (
@@ -22,4 +75,10 @@ numbered as (
     from ordered
 )
 
+{% if scope.mode == 'changes' -%}
+{{ scope_replace_rows('numbered', 'scope_event_keys', 'paid_event_key') }}
+{%- elif is_incremental() -%}
+{{ scope_replace_rows('numbered', '(select paid_event_key from ' ~ this ~ ' union select paid_event_key from numbered)', 'paid_event_key') }}
+{%- else -%}
 select * from numbered
+{%- endif %}

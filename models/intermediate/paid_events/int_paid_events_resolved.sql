@@ -13,6 +13,7 @@
 
 {{ scope_dependencies(['stg_stripe__charges']) }}
 {%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
 
 with
 {%- if scope.mode == 'changes' %}

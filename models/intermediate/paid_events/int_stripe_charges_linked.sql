@@ -14,6 +14,7 @@
 
 {{ scope_dependencies() }}
 {%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
 
 with
 {%- if scope.mode == 'changes' %}
