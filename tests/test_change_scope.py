@@ -29,7 +29,7 @@ import duckdb
 from partner_ledger.config import DEFAULTS
 from partner_ledger.demo import generate_demo_landing
 from partner_ledger.io.ingest import ingest_landing
-from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.io.warehouse import TRACKING_COLUMNS, connect, ensure_raw_schema
 from partner_ledger.rules.load import load_rules
 from partner_ledger.settle.dbt import dbt_build
 
@@ -207,9 +207,7 @@ def _tracking_changes(
     for program, key, _ in rng.sample(signups, 5):
         rows.append([program, key, f"renamed.{key}@example.org", "2025-01-02T00:00:00Z", "", ""])
     _write_csv(
-        landing / "tracking" / "signups" / f"late-{night}.csv",
-        ["program_id", "customer_key", "email", "occurred_at", "click_id", "visitor_id"],
-        rows,
+        landing / "tracking" / "signups" / f"late-{night}.csv", TRACKING_COLUMNS["signups"], rows
     )
     sales = con.execute(
         "select transaction_id, program_id, customer_key, kind, amount_cents, currency, "
@@ -222,19 +220,7 @@ def _tracking_changes(
         values[4] = str(int(values[4]) * 2 if values[4].isdigit() else 1000)
         changed.append(values)
     _write_csv(
-        landing / "tracking" / "sales" / f"late-{night}.csv",
-        [
-            "transaction_id",
-            "program_id",
-            "customer_key",
-            "kind",
-            "amount_cents",
-            "currency",
-            "occurred_at",
-            "refund_of",
-            "coupon_code",
-        ],
-        changed,
+        landing / "tracking" / "sales" / f"late-{night}.csv", TRACKING_COLUMNS["sales"], changed
     )
 
 
