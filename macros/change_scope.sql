@@ -67,8 +67,8 @@
 {%- endmacro %}
 
 {#- The model's scope for this build, decided when the model executes:
-    {'mode': 'full'} or {'mode': 'changes', 'prev_seq': N, 'prev_as_of_ts': 'timestamp SQL'}.
-    The reason a full build was chosen is in 'why' (dbt's debug log). -#}
+    {'mode': 'full'} or {'mode': 'changes', 'prev_seq': N, 'prev_as_of_ts': 'timestamp SQL'},
+    with 'why' (each scoped model writes both in a comment of its compiled SQL). -#}
 {% macro change_scope() -%}
     {%- if not execute -%}{{ return({'mode': 'full', 'why': 'parsing'}) }}{%- endif -%}
     {%- if target.type != 'duckdb' or not is_incremental() -%}
