@@ -143,6 +143,21 @@
     select {{ key }}, true as scope_only from {{ scope }} as scope_keys
 {%- endmacro %}
 
+{#- The final select of a scoped model whose last CTE is `rows` and whose scope's keys are the
+    relation `scope_keys`: in `changes` mode the scope's rows; in a full build of a table that
+    exists, every row, replacing every stored key; on a first build, the rows alone. -#}
+{% macro scope_select(scope, rows, scope_keys, key) -%}
+    {%- if scope.mode == 'changes' -%}
+        {{ scope_replace_rows(rows, scope_keys, key) }}
+    {%- elif is_incremental() -%}
+        {{ scope_replace_rows(
+            rows, '(select ' ~ key ~ ' from ' ~ this ~ ' union select ' ~ key ~ ' from ' ~ rows ~ ')', key
+        ) }}
+    {%- else -%}
+        select * from {{ rows }}
+    {%- endif %}
+{%- endmacro %}
+
 {#- The Stripe objects of one type with a version loaded since the scope's last build. -#}
 {% macro stripe_ids_delivered_since(object_type, scope) -%}
     select object_id
@@ -151,16 +166,22 @@
         and delivery_seq > {{ scope.prev_seq }}
 {%- endmacro %}
 
-{#- The charges whose int_stripe_charges_linked row may differ from the scope's last build:
-    a new version of the charge; a charge timestamped at or after the last build's as-of (it may
-    have become visible); and every charge that any version of an invoice with a new version
-    names (the invoice may now name it, or have stopped naming it: its link can move). -#}
-{% macro stripe_charges_scope(scope) -%}
-    {%- set paths = ['$.charge'] -%}
+{#- The charges with a new version since the scope's last build, or created at or after its
+    as-of (visibility): their own fields may have changed. -#}
+{% macro stripe_charges_changed(scope) -%}
     select charge_id
     from {{ ref('stg_stripe__charges') }}
     where delivery_seq > {{ scope.prev_seq }}
         or created_at >= {{ scope.prev_as_of_ts }}
+{%- endmacro %}
+
+{#- The charges whose int_stripe_charges_linked row may differ from the scope's last build:
+    the charges changed themselves (stripe_charges_changed), and every charge that any version
+    of an invoice with a new version names (the invoice may now name it, or have stopped naming
+    it: its link can move). -#}
+{% macro stripe_charges_scope(scope) -%}
+    {%- set paths = ['$.charge'] -%}
+    {{ stripe_charges_changed(scope) }}
     union
     select charge_id
     from (
@@ -197,10 +218,7 @@
     The rules are in the fingerprint: a change rebuilds the model in full. -#}
 {% macro paid_events_scope(scope) -%}
 changed_charges as (
-    select charge_id
-    from {{ ref('stg_stripe__charges') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or created_at >= {{ scope.prev_as_of_ts }}
+    {{ stripe_charges_changed(scope) | indent(4) }}
 ),
 
 changed_customers as (

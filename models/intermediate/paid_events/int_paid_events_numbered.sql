@@ -75,10 +75,4 @@ numbered as (
     from ordered
 )
 
-{% if scope.mode == 'changes' -%}
-{{ scope_replace_rows('numbered', 'scope_event_keys', 'paid_event_key') }}
-{%- elif is_incremental() -%}
-{{ scope_replace_rows('numbered', '(select paid_event_key from ' ~ this ~ ' union select paid_event_key from numbered)', 'paid_event_key') }}
-{%- else -%}
-select * from numbered
-{%- endif %}
+{{ scope_select(scope, 'numbered', 'scope_event_keys', 'paid_event_key') }}

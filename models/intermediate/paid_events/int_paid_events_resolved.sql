@@ -329,10 +329,4 @@ resolved as (
     from with_fx
 )
 
-{% if scope.mode == 'changes' -%}
-{{ scope_replace_rows('resolved', 'scope_keys', 'paid_event_key') }}
-{%- elif is_incremental() -%}
-{{ scope_replace_rows('resolved', '(select paid_event_key from ' ~ this ~ ' union select paid_event_key from resolved)', 'paid_event_key') }}
-{%- else -%}
-select * from resolved
-{%- endif %}
+{{ scope_select(scope, 'resolved', 'scope_keys', 'paid_event_key') }}

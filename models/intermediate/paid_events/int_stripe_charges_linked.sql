@@ -66,10 +66,4 @@ linked as (
         on charges.charge_id = invoice_charge_links.charge_id
 )
 
-{% if scope.mode == 'changes' -%}
-{{ scope_replace_rows('linked', 'scope', 'charge_id') }}
-{%- elif is_incremental() -%}
-{{ scope_replace_rows('linked', '(select charge_id from ' ~ this ~ ' union select charge_id from linked)', 'charge_id') }}
-{%- else -%}
-select * from linked
-{%- endif %}
+{{ scope_select(scope, 'linked', 'scope', 'charge_id') }}
