@@ -71,3 +71,42 @@ def demo_replayed(prefect_harness, tmp_path_factory) -> tuple[Path, dict]:
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+WAREHOUSE_SCHEMAS = ("main", "staging", "intermediate", "ledger")
+
+
+def warehouse_differences(left: Path, right: Path, min_tables: int) -> dict[str, tuple[int, int]]:
+    """Every table of two warehouses' model schemas compared row for row (`EXCEPT ALL` both
+    ways): the tables whose rows differ, with the count each way. Both warehouses must hold the
+    same tables, at least ``min_tables`` of them."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as a (read_only)")
+    con.execute(f"attach '{right}' as b (read_only)")
+    listed = {
+        side: [
+            f"{schema}.{table}"
+            for schema, table in con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                f"where database_name = '{side}' and schema_name in {WAREHOUSE_SCHEMAS} "
+                "order by 1, 2"
+            ).fetchall()
+        ]
+        for side in ("a", "b")
+    }
+    assert listed["a"] == listed["b"]
+    different = {}
+    for table in listed["a"]:
+        counts = tuple(
+            con.execute(
+                f"select count(*) from (select * from {x}.{table} except all select * from {y}.{table})"
+            ).fetchone()[0]
+            for x, y in (("a", "b"), ("b", "a"))
+        )
+        if any(counts):
+            different[table] = counts
+    con.close()
+    assert len(listed["a"]) >= min_tables
+    return different

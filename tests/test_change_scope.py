@@ -32,6 +32,7 @@ from partner_ledger.io.ingest import ingest_landing
 from partner_ledger.io.warehouse import TRACKING_COLUMNS, connect, ensure_raw_schema
 from partner_ledger.rules.load import load_rules
 from partner_ledger.settle.dbt import dbt_build
+from tests.conftest import warehouse_differences
 
 SCOPED = (
     "intermediate.int_stripe_charges_linked",
@@ -224,32 +225,6 @@ def _tracking_changes(
     )
 
 
-def _differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
-    con = duckdb.connect()
-    con.execute(f"attach '{left}' as a (read_only)")
-    con.execute(f"attach '{right}' as b (read_only)")
-    tables = [
-        f"{schema}.{name}"
-        for schema, name in con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = 'a' "
-            "and schema_name in ('main', 'staging', 'intermediate', 'ledger') order by 1, 2"
-        ).fetchall()
-    ]
-    different = {}
-    for table in tables:
-        counts = tuple(
-            con.execute(
-                f"select count(*) from (select * from {x}.{table} except all select * from {y}.{table})"
-            ).fetchone()[0]
-            for x, y in (("a", "b"), ("b", "a"))
-        )
-        if any(counts):
-            different[table] = counts
-    con.close()
-    assert len(tables) >= 8
-    return different
-
-
 def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     generate_demo_landing(landing, seed=5, months=8)
@@ -282,7 +257,7 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
         con.close()
         for built, target in ((warehouse, "target-scoped"), (reference, "target-full")):
             dbt_build(built, night.isoformat(), select=SELECT, target_dir=tmp_path / target)
-        assert _differences(warehouse, reference) == {}, f"night {night}"
+        assert warehouse_differences(warehouse, reference, min_tables=8) == {}, f"night {night}"
         for table in SCOPED if index else ():
             name = table.split(".")[1]
             compiled = next((tmp_path / "target-scoped" / "compiled").rglob(f"{name}.sql"))

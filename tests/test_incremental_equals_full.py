@@ -23,6 +23,7 @@ import pytest
 from flows.nightly import nightly_settlement
 from partner_ledger.config import DEFAULTS
 from partner_ledger.demo import generate_demo_landing
+from tests.conftest import warehouse_differences
 
 # the incremental models a full build gives again: the caches of parsed input, the statement
 # lines of closed batches (built from the ledger stores) and the scoped models (decision 0026);
@@ -46,39 +47,6 @@ HELD_BACK = (
     Path("tracking") / "clicks" / "2025-late.csv",
 )
 NIGHTS = (date(2025, 7, 1), date(2025, 10, 1), date(2026, 1, 1))
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [
-        f"{schema}.{table}"
-        for schema, table in con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('main', 'staging', 'intermediate', 'ledger') order by 1, 2"
-        ).fetchall()
-    ]
-
-
-def _differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
-    con = duckdb.connect()
-    con.execute(f"attach '{left}' as a (read_only)")
-    con.execute(f"attach '{right}' as b (read_only)")
-    con.execute("use a")
-    tables = _tables(con)
-    con.execute("use b")
-    assert _tables(con) == tables
-    different = {}
-    for table in tables:
-        one_way = con.execute(
-            f"select count(*) from (select * from a.{table} except all select * from b.{table})"
-        ).fetchone()[0]
-        other_way = con.execute(
-            f"select count(*) from (select * from b.{table} except all select * from a.{table})"
-        ).fetchone()[0]
-        if one_way or other_way:
-            different[table] = (one_way, other_way)
-    con.close()
-    assert len(tables) > 40
-    return different
 
 
 def _change_refunds(landing: Path) -> int:
@@ -132,7 +100,7 @@ def test_incremental_nights_equal_full_rebuilds(tmp_path: Path) -> None:
             )
         incremental = sides["incremental"] / "warehouse" / "partner_ledger.duckdb"
         full = sides["full"] / "warehouse" / "partner_ledger.duckdb"
-        assert _differences(incremental, full) == {}, f"night {night}"
+        assert warehouse_differences(incremental, full, min_tables=41) == {}, f"night {night}"
     assert caches_rebuilt == 2 * len(CACHES)
     # the later deliveries did reach the caches incrementally: new and superseded versions
     con = duckdb.connect(str(sides["incremental"] / "warehouse" / "partner_ledger.duckdb"))
