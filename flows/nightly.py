@@ -1,29 +1,32 @@
 """The nightly settlement run as one Prefect flow of small typed tasks (SPEC §3.3 `run`).
 
-write → audit → publish: the run works on a copy of the warehouse; ingest, rules and the dbt
+write → audit → publish: the run works on a working copy of the warehouse (a second name of its
+file whose writes stay in a write-ahead log of their own, or a copy); ingest, rules and the dbt
 build write there; Great Expectations audits the batches the run closes; the missing batch
-folders are rendered from the copy and staged aside (a batch whose files cannot be produced stops
-the run here); only then is the copy renamed over the warehouse (commit) and the staged folders
-renamed into place. A failure anywhere before the commit leaves the warehouse and the payout
-folders exactly as they were.
+folders are rendered from the working copy and staged aside (a batch whose files cannot be
+produced stops the run here); only then are the run's writes checkpointed into the warehouse
+(commit) and the staged folders renamed into place. A failure anywhere before the commit leaves
+the warehouse and the payout folders exactly as they were.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from partner_ledger.config import RunConfig, dbt_log_dir, dbt_target_dir
 from partner_ledger.io.ingest import ingest_landing
-from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.io.warehouse import connect, ensure_raw_schema, wal_path
 from partner_ledger.ops.lock import one_writer
 from partner_ledger.publish.payout_files import (
     StagedBatch,
@@ -60,15 +63,53 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
 
 @task(retries=2, retry_delay_seconds=2)
 def prepare_working_copy(warehouse: Path) -> Path:
-    """Copy the committed warehouse aside; the run writes only to the copy."""
+    """The run's working copy (docs/decisions/0027): a second name of the warehouse file, whose
+    writes stay in the working copy's own write-ahead log until the commit; a copy of the file
+    when a second name cannot be made, the warehouse is open in another process, or
+    PARTNER_LEDGER_WORKING_COPY=copy. Either way the run writes nothing the warehouse shows."""
     work = working_copy_path(warehouse)
     work.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (work, work.with_name(work.name + ".wal")):
-        stale.unlink(missing_ok=True)
-    if warehouse.exists():
+    discard_working_copy(warehouse)  # a killed run's: dropping its log is its rollback
+    if not warehouse.exists():
+        return work  # the first night builds a new file, renamed into place at the commit
+    if wal_path(warehouse).exists():
+        # a writer that did not close (the warehouse opened read-write and killed): its log is
+        # the warehouse's own, and DuckDB would replay it on any open; fold it in first
+        con = connect(warehouse)
+        con.execute("checkpoint")
+        con.close()
+    reason = _second_name(warehouse, work)
+    if reason:
+        _logger().warning("the run works on a copy of the warehouse: %s", reason)
         shutil.copyfile(warehouse, work)
         work.chmod(0o600)  # it becomes the warehouse: owner-only from the start
     return work
+
+
+def _second_name(warehouse: Path, work: Path) -> str | None:
+    """Make `work` a second name (hard link) of the warehouse file and check that the run can
+    write through it; the reason it cannot, else None."""
+    if os.environ.get("PARTNER_LEDGER_WORKING_COPY", "link").strip().lower() == "copy":
+        return "PARTNER_LEDGER_WORKING_COPY=copy"
+    try:
+        os.link(warehouse, work)
+    except OSError as error:
+        return f"this file system gives no second name to a file ({error.strerror})"
+    try:
+        connect(work).close()  # DuckDB locks the file: another process's connection refuses us
+    except duckdb.IOException as error:
+        work.unlink()
+        holder = re.search(r"\(PID (\d+)\)", str(error))
+        return "it is open in another process" + (f" (PID {holder.group(1)})" if holder else "")
+    return None
+
+
+def discard_working_copy(warehouse: Path) -> None:
+    """Remove the working copy and its write-ahead log, the log first: a second name of the
+    warehouse without its log is the warehouse as committed."""
+    work = working_copy_path(warehouse)
+    wal_path(work).unlink(missing_ok=True)
+    work.unlink(missing_ok=True)
 
 
 @task(retries=2, retry_delay_seconds=2)
@@ -152,13 +193,17 @@ def audit(
 
 @task
 def commit(work: Path, warehouse: Path) -> None:
-    """Make the run's copy the warehouse, atomically."""
+    """Make the run's writes the warehouse's, atomically: a checkpoint of a second name of the
+    warehouse file (DuckDB writes the new blocks, then the file's header), or of a copy that is
+    then renamed over the warehouse."""
     con = connect(work)
     con.execute("checkpoint")
     con.close()
-    wal = work.with_name(work.name + ".wal")
-    if wal.exists():
+    if wal_path(work).exists():
         raise RuntimeError(f"{work} still has a write-ahead log after checkpoint; not committed")
+    if warehouse.exists() and os.path.samefile(work, warehouse):
+        work.unlink()
+        return
     os.chmod(work, 0o600)  # the warehouse is owner-only from the instant it is in place
     with open(work, "rb") as handle:
         os.fsync(handle.fileno())
@@ -268,7 +313,7 @@ def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
             raise
         lap("commit")
     finally:
-        working_copy_path(config.warehouse).unlink(missing_ok=True)
+        discard_working_copy(config.warehouse)  # after a failure: the rollback
     summary.files_loaded = loaded["files"]
     summary.rows_loaded = loaded["rows_loaded"]
     summary.rows_rejected = loaded["rows_rejected"]
@@ -305,7 +350,6 @@ def restore_published(work: Path, config: RunConfig) -> list[str]:
     try:
         ensure_raw_schema(con)
         batch_ids = seed_published(con, config.out, config.as_of)
-        con.execute("checkpoint")
     finally:
         con.close()
     _logger().info("restored %d published batch(es)", len(batch_ids))

@@ -76,27 +76,34 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
 WAREHOUSE_SCHEMAS = ("main", "staging", "intermediate", "ledger")
 
 
-def warehouse_differences(left: Path, right: Path, min_tables: int) -> dict[str, tuple[int, int]]:
-    """Every table of two warehouses' model schemas compared row for row (`EXCEPT ALL` both
-    ways): the tables whose rows differ, with the count each way. Both warehouses must hold the
-    same tables, at least ``min_tables`` of them."""
+def warehouse_differences(
+    left: Path, right: Path, min_tables: int, schemas: tuple[str, ...] | None = WAREHOUSE_SCHEMAS
+) -> dict[str, tuple[int, int]]:
+    """Every table of two warehouses' model schemas (``schemas``; None: every schema, raw and
+    ops too) compared row for row (`EXCEPT ALL` both ways): the tables whose rows differ, with
+    the count each way. Both warehouses must hold the same tables and views, at least
+    ``min_tables`` tables."""
     import duckdb
 
     con = duckdb.connect()
     con.execute(f"attach '{left}' as a (read_only)")
     con.execute(f"attach '{right}' as b (read_only)")
-    listed = {
-        side: [
+    where = f"and schema_name in {schemas}" if schemas else ""
+    listed, views = {}, {}
+    for side in ("a", "b"):
+        listed[side] = [
             f"{schema}.{table}"
             for schema, table in con.execute(
                 "select schema_name, table_name from duckdb_tables() "
-                f"where database_name = '{side}' and schema_name in {WAREHOUSE_SCHEMAS} "
-                "order by 1, 2"
+                f"where database_name = '{side}' {where} order by 1, 2"
             ).fetchall()
         ]
-        for side in ("a", "b")
-    }
+        views[side] = con.execute(
+            "select schema_name, view_name from duckdb_views() "
+            f"where database_name = '{side}' and not internal {where} order by 1, 2"
+        ).fetchall()
     assert listed["a"] == listed["b"]
+    assert views["a"] == views["b"]
     different = {}
     for table in listed["a"]:
         counts = tuple(

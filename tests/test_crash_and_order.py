@@ -5,7 +5,9 @@
   files at random points; every order gives the ledger of the landing delivered at once.
 - SIGKILL: `partner-ledger run` is killed at a random moment (start-up, ingest, dbt build,
   audit, stage, commit, publish); the next run completes, leaves no partial payout folder, and
-  the ledger and the folder equal those of an uninterrupted run. The runs use the session's
+  the ledger and the folder equal those of an uninterrupted run. A later night, which works on a
+  second name of the committed warehouse (decision 0027), is killed after its first write: every
+  table of the warehouse is as it was, and the next run completes it. The runs use the session's
   Prefect server (as a scheduled night uses `prefect server start`), so the moments fall on the
   run's own work instead of half of them on a temporary server's start.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -145,10 +148,15 @@ def _env(root: Path, example: Path) -> dict[str, str]:
     return env
 
 
-def _run(root: Path, example: Path, night: str) -> subprocess.CompletedProcess:
+def _run(
+    root: Path, example: Path, night: str, landing: Path | None = None
+) -> subprocess.CompletedProcess:
+    env = _env(root, example)
+    if landing:
+        env["PARTNER_LEDGER_LANDING"] = str(landing)
     return subprocess.run(
         [str(BIN), "run", "--as-of", night],
-        env=_env(root, example),
+        env=env,
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -196,4 +204,79 @@ def test_a_run_killed_at_any_moment_is_completed_by_the_next(
         assert [p.name for p in program.iterdir()] == ["2025-03"], outcomes  # nothing partial
         assert digest_tree(program / "2025-03") == reference_march, outcomes
         assert ledger_hash(root / "warehouse" / "ledger.duckdb") == reference_ledger, outcomes
+    assert len(outcomes) == KILLS
+
+
+def _wait_for_writes(log: Path, proc: subprocess.Popen, timeout: float = 300.0) -> None:
+    """Until the run's working copy has a write-ahead log with something in it."""
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and log.stat().st_size > 0):
+        assert proc.poll() is None, "the run ended before it wrote to its working copy"
+        assert time.monotonic() < deadline, "the run wrote nothing to its working copy"
+        time.sleep(0.05)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_night_killed_with_its_log_half_written_leaves_the_warehouse_as_it_was(
+    example_three_nights: Path, example: Path, tmp_path: Path
+) -> None:
+    """The second night (it closes April) works on a second name of the committed warehouse,
+    its writes held in their own log (docs/decisions/0027). It has a late delivery to load.
+    Killed at a random moment after its first write, it must leave every table of the warehouse
+    as it was; the next run completes the night as the uninterrupted one did."""
+    from partner_ledger.io.warehouse import wal_path
+    from partner_ledger.settle.night import working_copy_path
+    from tests.conftest import warehouse_differences
+
+    first, second = "2025-04-01", "2025-05-01"
+    reference_ledger = ledger_hash(
+        example_three_nights / "warehouse" / "example.duckdb", recorded_by=second
+    )
+    reference_april = digest_tree(
+        example_three_nights / "out" / "payouts" / "prog_lumen" / "2025-04"
+    )
+    rng = random.Random(SEED + 1)
+    outcomes = []
+    for kill in range(KILLS):
+        root = tmp_path / f"killed-{kill}"
+        landing = root / "landing"
+        shutil.copytree(example / "landing", landing)
+        started = time.monotonic()
+        assert _run(root, example, first, landing).returncode == 0
+        full = time.monotonic() - started
+        warehouse = root / "warehouse" / "ledger.duckdb"
+        before = root / "before" / "ledger.duckdb"
+        before.parent.mkdir()
+        before.write_bytes(warehouse.read_bytes())
+        # a late delivery, so that ingest writes too (a click of June: not visible in May)
+        (landing / "tracking" / "clicks" / "late.csv").write_text(
+            "click_id,program_id,partner_code,occurred_at,visitor_id,landing_url\n"
+            "clk_late,prog_lumen,mira,2025-06-10T10:00:00Z,v_late,https://ex.example/?aff=mira\n"
+        )
+        env = _env(root, example)
+        env["PARTNER_LEDGER_LANDING"] = str(landing)
+        proc = subprocess.Popen(
+            [str(BIN), "run", "--as-of", second],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        work = working_copy_path(warehouse)
+        _wait_for_writes(wal_path(work), proc)
+        delay = rng.uniform(0.0, full / 2)  # within the build and the audit, before the commit
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        outcomes.append((round(delay, 1), proc.returncode, round(full, 1)))
+        assert work.exists(), ("the run had committed before its kill", outcomes)
+        assert warehouse_differences(before, warehouse, 30, schemas=None) == {}, outcomes
+        again = _run(root, example, second, landing)
+        assert again.returncode == 0, (outcomes, again.stderr[-3000:])
+        program = root / "out" / "payouts" / "prog_lumen"
+        assert sorted(p.name for p in program.iterdir()) == ["2025-03", "2025-04"], outcomes
+        assert digest_tree(program / "2025-04") == reference_april, outcomes
+        assert ledger_hash(warehouse) == reference_ledger, outcomes
+        assert not work.exists() and not wal_path(work).exists()
     assert len(outcomes) == KILLS

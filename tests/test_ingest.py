@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from partner_ledger.io.ingest import ingest_landing
-from partner_ledger.io.warehouse import connect
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -128,6 +128,36 @@ def test_rerun_with_unchanged_files_loads_nothing(con, landing: Path) -> None:
     assert second.rows_read == second.rows_loaded == second.rows_rejected == 0
     assert (manifest(con), clicks(con), rejects(con)) == before
     assert con.execute("select count(*) from raw.stripe_objects").fetchone() == stripe_before
+
+
+def test_a_working_copy_opened_again_numbers_deliveries_after_those_recorded(
+    tmp_path: Path, landing: Path
+) -> None:
+    """A run's working copy is checkpointed only at its commit (docs/decisions/0027); DuckDB
+    does not log a sequence's use on its own, so each task that opens the copy again finds the
+    sequence where the last checkpoint left it. Deliveries must keep numbers above those
+    recorded (the newest delivery wins by its number, SPEC §1.1)."""
+    work = tmp_path / ".run" / "warehouse.duckdb"
+    for night, name in enumerate(("a.csv", "b.csv", "c.csv")):
+        write(landing, f"tracking/clicks/{name}", CLICKS_HEADER + click(f"c{night}"))
+        con = connect(work)
+        try:
+            ensure_raw_schema(con)
+            assert len(ingest_landing(con, landing).loads) == 1
+        finally:
+            con.close()
+    assert (tmp_path / ".run" / "warehouse.duckdb.wal").stat().st_size > 0  # not checkpointed
+    con = connect(work, read_only=True)
+    try:
+        assert con.execute(
+            "select path, delivery_seq from raw.load_manifest order by delivery_seq"
+        ).fetchall() == [
+            ("tracking/clicks/a.csv", 1),
+            ("tracking/clicks/b.csv", 2),
+            ("tracking/clicks/c.csv", 3),
+        ]
+    finally:
+        con.close()
 
 
 def test_unchanged_files_are_not_read_again_and_a_rewrite_is_seen(con, landing: Path) -> None:
@@ -509,7 +539,7 @@ MEASURE = r"""
 import json, resource, sys
 from pathlib import Path
 from partner_ledger.io.ingest import ingest_landing
-from partner_ledger.io.warehouse import connect
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
 con = connect(Path(sys.argv[1]))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 summary = ingest_landing(con, Path(sys.argv[2]))

@@ -27,6 +27,7 @@ from partner_ledger.io.warehouse import (
     TRACKING_COLUMNS,
     cursor,
     ensure_raw_schema,
+    next_delivery_seq,
 )
 
 REJECT_REASONS = {  # DuckDB reject error type → quarantine reason
@@ -120,10 +121,6 @@ def _last_sha(con: duckdb.DuckDBPyConnection, rel_path: str) -> str | None:
         [rel_path],
     ).fetchone()
     return row[0] if row else None
-
-
-def _next_seq(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("select nextval('raw.delivery_seq')").fetchone()[0])
 
 
 def _read_header(path: Path) -> list[str] | None:
@@ -404,7 +401,7 @@ def load_tracking_file(
     lines, broken quoting, mixed line endings, fields spanning lines), the file is read again
     by the exact streaming parser instead.
     """
-    seq = _next_seq(con) if seq is None else seq
+    seq = next_delivery_seq(con) if seq is None else seq
     expected = TRACKING_COLUMNS[table]
     header = _read_header(path)
     con.execute("begin transaction")
@@ -547,7 +544,7 @@ def load_stripe_file(
     transaction, so a file of millions of objects needs no more memory than one batch and still
     loads whole or not at all.
     """
-    seq = _next_seq(con) if seq is None else seq
+    seq = next_delivery_seq(con) if seq is None else seq
     batch = _StripeBatch()
     loaded = 0
     rejected: list[tuple[int, str, str, int, str, str]] = []
@@ -606,7 +603,7 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSumma
         if _last_sha(con, rel_path) == sha:
             summary.skipped += 1
             continue
-        todo[kind].append((table, path, rel_path, sha, _next_seq(con)))
+        todo[kind].append((table, path, rel_path, sha, next_delivery_seq(con)))
     jobs = [(kind, files) for kind, files in todo.items() if files]
     if len(jobs) == 1:
         loads = _load_files(con, *jobs[0])

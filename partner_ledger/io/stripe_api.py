@@ -38,7 +38,7 @@ from urllib.parse import urlparse
 import duckdb
 import stripe
 
-from partner_ledger.io.warehouse import ensure_raw_schema
+from partner_ledger.io.warehouse import ensure_raw_schema, next_delivery_seq
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def _pull_one(
     if created_gte is not None and server_side_filter:
         params["created"] = {"gte": created_gte}
 
-    seq = int(con.execute("select nextval('raw.delivery_seq')").fetchone()[0])
+    seq = next_delivery_seq(con)
     path = f"api:{object_type}"
     con.execute(
         "create or replace temp table pl_stripe_pull "

@@ -147,6 +147,26 @@ RETIRED_VIEWS: list[tuple[str, str]] = [
 ]
 
 
+def next_delivery_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The next delivery number, from the sequence `raw.delivery_seq`, and always above every
+    number the load manifest records.
+
+    DuckDB 1.5 does not log a number taken from a sequence when the transaction that took it
+    writes nothing else (`select nextval(...)`), so the sequence survives only checkpoints. A
+    run's working copy is checkpointed only at the commit (docs/decisions/0027): when a later
+    task opens it again, the sequence can stand behind the numbers already recorded, and is
+    moved past them here.
+    """
+    seq = int(con.execute("select nextval('raw.delivery_seq')").fetchone()[0])
+    recorded = int(
+        con.execute("select coalesce(max(delivery_seq), 0) from raw.load_manifest").fetchone()[0]
+    )
+    if seq > recorded:
+        return seq
+    con.execute(f"create or replace sequence raw.delivery_seq start {recorded + 2}")
+    return recorded + 1
+
+
 def _relation_type(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
     row = con.execute(
         "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
@@ -195,9 +215,38 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     migrate_moved_relations(con)
 
 
+WORKING_FOLDER = ".run"
+# A run's working copy never checkpoints on its own: its writes stay in its write-ahead log until
+# the run commits (docs/decisions/0027). DuckDB checkpoints when the log outgrows this threshold,
+# so it is set past any night's log.
+HELD_CHECKPOINT_THRESHOLD = "1000GB"
+
+
+def is_working_copy(path: Path | str) -> bool:
+    """A run's working copy: `<warehouse folder>/.run/<warehouse file name>` (settle/night.py)."""
+    return Path(path).parent.name == WORKING_FOLDER
+
+
+def wal_path(path: Path) -> Path:
+    """DuckDB's write-ahead log of a database file."""
+    return path.with_name(path.name + ".wal")
+
+
+def hold_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep this database's writes in its write-ahead log when its last connection closes
+    (DuckDB checkpoints at that moment otherwise); the run's commit checkpoints them."""
+    con.execute("pragma disable_checkpoint_on_shutdown")
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection in UTC without a progress bar. A run's working copy opened for writing
+    holds its checkpoints: nothing it writes reaches the database file before the commit."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return _configured(duckdb.connect(str(path), read_only=read_only))
+    if read_only or not is_working_copy(path):
+        return _configured(duckdb.connect(str(path), read_only=read_only))
+    con = duckdb.connect(str(path), config={"checkpoint_threshold": HELD_CHECKPOINT_THRESHOLD})
+    hold_checkpoints(con)
+    return _configured(con)
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

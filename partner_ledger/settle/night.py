@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from partner_ledger.config import RunConfig, run_record_path
-from partner_ledger.io.warehouse import connect
+from partner_ledger.io.warehouse import WORKING_FOLDER, connect
 from partner_ledger.publish.review import held_batches
 
 
@@ -39,9 +39,10 @@ class RunSummary:
 
 
 def working_copy_path(warehouse: Path) -> Path:
-    """The run's copy keeps the warehouse's file name (DuckDB names its catalog after it, and
-    dbt's views refer to that catalog), in a hidden folder beside it."""
-    return warehouse.parent / ".run" / warehouse.name
+    """The run's working copy: a second name of the warehouse file, or a copy of it
+    (docs/decisions/0027). It keeps the warehouse's file name (DuckDB names its catalog after it,
+    and dbt's views refer to that catalog), in a hidden folder beside it."""
+    return warehouse.parent / WORKING_FOLDER / warehouse.name
 
 
 def stripe_api_key() -> str | None:

@@ -1,0 +1,34 @@
+"""dbt-duckdb's connections to a run's working copy hold their checkpoints, as the run's own do
+(partner_ledger.io.warehouse.connect, docs/decisions/0027).
+
+Named in profiles.yml under `plugins`; dbt-duckdb calls it when it opens the database. Any other
+database (a developer's warehouse, a unit test's) is opened as dbt-duckdb would open it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from partner_ledger.io.warehouse import (
+    HELD_CHECKPOINT_THRESHOLD,
+    hold_checkpoints,
+    is_working_copy,
+)
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self._held = False
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        # set when the database opens, so that replaying the log on opening does not
+        # checkpoint it either
+        self._held = is_working_copy(creds.path)
+        if self._held:
+            config["checkpoint_threshold"] = HELD_CHECKPOINT_THRESHOLD
+
+    def configure_connection(self, conn: Any) -> None:
+        if self._held:
+            hold_checkpoints(conn)
