@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,12 +138,17 @@ def test_a_working_copy_opened_again_numbers_deliveries_after_those_recorded(
     does not log a sequence's use on its own, so each task that opens the copy again finds the
     sequence where the last checkpoint left it. Deliveries must keep numbers above those
     recorded (the newest delivery wins by its number, SPEC §1.1)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = connect(warehouse)
+    ensure_raw_schema(con)
+    con.close()
     work = tmp_path / ".run" / "warehouse.duckdb"
-    for night, name in enumerate(("a.csv", "b.csv", "c.csv")):
-        write(landing, f"tracking/clicks/{name}", CLICKS_HEADER + click(f"c{night}"))
+    work.parent.mkdir()
+    os.link(warehouse, work)  # as a night makes it (flows/nightly.py)
+    for task, name in enumerate(("a.csv", "b.csv", "c.csv")):
+        write(landing, f"tracking/clicks/{name}", CLICKS_HEADER + click(f"c{task}"))
         con = connect(work)
         try:
-            ensure_raw_schema(con)
             assert len(ingest_landing(con, landing).loads) == 1
         finally:
             con.close()

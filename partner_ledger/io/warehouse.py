@@ -222,9 +222,16 @@ WORKING_FOLDER = ".run"
 HELD_CHECKPOINT_THRESHOLD = "1000GB"
 
 
-def is_working_copy(path: Path | str) -> bool:
-    """A run's working copy: `<warehouse folder>/.run/<warehouse file name>` (settle/night.py)."""
-    return Path(path).parent.name == WORKING_FOLDER
+def holds_checkpoints(path: Path | str) -> bool:
+    """A run's working copy that is a second name of the warehouse file
+    (`<warehouse folder>/.run/<warehouse file name>`, settle/night.py): a checkpoint through it
+    would commit into the warehouse. A working copy that is a file of its own (a copy, or the
+    first night's new file) checkpoints as any database does: only its rename commits it."""
+    path = Path(path)
+    try:
+        return path.parent.name == WORKING_FOLDER and path.stat().st_nlink > 1
+    except FileNotFoundError:
+        return False
 
 
 def wal_path(path: Path) -> Path:
@@ -239,10 +246,10 @@ def hold_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection in UTC without a progress bar. A run's working copy opened for writing
-    holds its checkpoints: nothing it writes reaches the database file before the commit."""
+    """A connection in UTC without a progress bar. A second name of the warehouse opened for
+    writing holds its checkpoints: nothing it writes reaches the file before the commit."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if read_only or not is_working_copy(path):
+    if read_only or not holds_checkpoints(path):
         return _configured(duckdb.connect(str(path), read_only=read_only))
     con = duckdb.connect(str(path), config={"checkpoint_threshold": HELD_CHECKPOINT_THRESHOLD})
     hold_checkpoints(con)

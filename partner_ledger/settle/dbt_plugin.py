@@ -1,5 +1,5 @@
-"""dbt-duckdb's connections to a run's working copy hold their checkpoints, as the run's own do
-(partner_ledger.io.warehouse.connect, docs/decisions/0027).
+"""dbt-duckdb's connections to a run's working copy that is a second name of the warehouse file
+hold their checkpoints, as the run's own do (partner_ledger.io.warehouse.connect, decision 0027).
 
 Named in profiles.yml under `plugins`; dbt-duckdb calls it when it opens the database. Any other
 database (a developer's warehouse, a unit test's) is opened as dbt-duckdb would open it.
@@ -14,7 +14,7 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from partner_ledger.io.warehouse import (
     HELD_CHECKPOINT_THRESHOLD,
     hold_checkpoints,
-    is_working_copy,
+    holds_checkpoints,
 )
 
 
@@ -25,7 +25,7 @@ class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         # set when the database opens, so that replaying the log on opening does not
         # checkpoint it either
-        self._held = is_working_copy(creds.path)
+        self._held = holds_checkpoints(creds.path)
         if self._held:
             config["checkpoint_threshold"] = HELD_CHECKPOINT_THRESHOLD
 
