@@ -26,7 +26,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from partner_ledger.config import RunConfig, dbt_log_dir, dbt_target_dir
 from partner_ledger.io.ingest import ingest_landing
-from partner_ledger.io.warehouse import connect, ensure_raw_schema, wal_path
+from partner_ledger.io.warehouse import connect, ensure_raw_schema, release, wal_path
 from partner_ledger.ops.lock import one_writer
 from partner_ledger.publish.payout_files import (
     StagedBatch,
@@ -108,6 +108,7 @@ def discard_working_copy(warehouse: Path) -> None:
     """Remove the working copy and its write-ahead log, the log first: a second name of the
     warehouse without its log is the warehouse as committed."""
     work = working_copy_path(warehouse)
+    release(work)
     wal_path(work).unlink(missing_ok=True)
     work.unlink(missing_ok=True)
 
@@ -199,6 +200,7 @@ def commit(work: Path, warehouse: Path) -> None:
     con = connect(work)
     con.execute("checkpoint")
     con.close()
+    release(work)
     if wal_path(work).exists():
         raise RuntimeError(f"{work} still has a write-ahead log after checkpoint; not committed")
     if warehouse.exists() and os.path.samefile(work, warehouse):
@@ -215,6 +217,7 @@ def stage(work: Path, out: Path) -> list[StagedBatch]:
     """Render and check the files of every batch folder that is missing, from the run's copy,
     into hidden folders beside their places: before the commit, so that no batch is committed
     whose files cannot be produced (partner_ledger.publish.payout_files)."""
+    release(work)  # its workers open the working copy in processes of their own
     con = connect(work, read_only=True)
     try:
         return stage_missing(con, out, warehouse=work)

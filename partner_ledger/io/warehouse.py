@@ -245,15 +245,38 @@ def hold_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("pragma disable_checkpoint_on_shutdown")
 
 
+# The open database of each second name of a warehouse in this process (see connect)
+_HELD: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection in UTC without a progress bar. A second name of the warehouse opened for
-    writing holds its checkpoints: nothing it writes reaches the file before the commit."""
+    """A connection in UTC without a progress bar.
+
+    A second name of the warehouse (a run's working copy, `holds_checkpoints`) opened for
+    writing holds its checkpoints: nothing written reaches the file before the commit. Its
+    database stays open in this process until `release`, and every later connection to it here
+    (read-only ones too, and dbt's: settle/dbt_plugin.py opens it with the same settings) shares
+    it: the log is not replayed at each task's open (1.1 s for an M night's 130 MB), and
+    DuckDB's lock on the file is held from one task to the next.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if read_only or not holds_checkpoints(path):
-        return _configured(duckdb.connect(str(path), read_only=read_only))
-    con = duckdb.connect(str(path), config={"checkpoint_threshold": HELD_CHECKPOINT_THRESHOLD})
-    hold_checkpoints(con)
-    return _configured(con)
+    key = str(path.resolve())
+    if holds_checkpoints(path) and (key in _HELD or not read_only):
+        if key not in _HELD:
+            held = duckdb.connect(key, config={"checkpoint_threshold": HELD_CHECKPOINT_THRESHOLD})
+            hold_checkpoints(held)
+            _HELD[key] = held
+        return _configured(_HELD[key].cursor())
+    return _configured(duckdb.connect(str(path), read_only=read_only))
+
+
+def release(path: Path) -> None:
+    """Close the database `connect` keeps open for a second name of the warehouse; its writes
+    stay in its log. Before another process opens it (the stage's workers), and at the end of a
+    run."""
+    held = _HELD.pop(str(path.resolve()), None)
+    if held is not None:
+        held.close()
 
 
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
