@@ -214,7 +214,7 @@ def commit(work: Path, warehouse: Path) -> None:
 
 @task
 def stage(work: Path, out: Path) -> list[StagedBatch]:
-    """Render and check the files of every batch folder that is missing, from the run's copy,
+    """Render and check the files of every batch folder that is missing, from the working copy,
     into hidden folders beside their places: before the commit, so that no batch is committed
     whose files cannot be produced (partner_ledger.publish.payout_files)."""
     release(work)  # its workers open the working copy in processes of their own
