@@ -218,8 +218,10 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 WORKING_FOLDER = ".run"
 # A run's working copy never checkpoints on its own: its writes stay in its write-ahead log until
 # the run commits (docs/decisions/0027). DuckDB checkpoints when the log outgrows this threshold,
-# so it is set past any night's log.
-HELD_CHECKPOINT_THRESHOLD = "1000GB"
+# so it is set past any night's log, when the database opens (replaying the log on opening would
+# checkpoint it too). The run's connections and dbt's (settle/dbt_plugin.py) open it with these
+# settings alone: equal settings are what lets DuckDB share one open database between them.
+HELD_SETTINGS = {"checkpoint_threshold": "1000GB"}
 
 
 def holds_checkpoints(path: Path | str) -> bool:
@@ -263,7 +265,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     key = str(path.resolve())
     if holds_checkpoints(path) and (key in _HELD or not read_only):
         if key not in _HELD:
-            held = duckdb.connect(key, config={"checkpoint_threshold": HELD_CHECKPOINT_THRESHOLD})
+            held = duckdb.connect(key, config=dict(HELD_SETTINGS))
             hold_checkpoints(held)
             _HELD[key] = held
         return _configured(_HELD[key].cursor())

@@ -11,11 +11,7 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from partner_ledger.io.warehouse import (
-    HELD_CHECKPOINT_THRESHOLD,
-    hold_checkpoints,
-    holds_checkpoints,
-)
+from partner_ledger.io.warehouse import HELD_SETTINGS, hold_checkpoints, holds_checkpoints
 
 
 class Plugin(BasePlugin):
@@ -23,11 +19,9 @@ class Plugin(BasePlugin):
         self._held = False
 
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
-        # set when the database opens, so that replaying the log on opening does not
-        # checkpoint it either
         self._held = holds_checkpoints(creds.path)
         if self._held:
-            config["checkpoint_threshold"] = HELD_CHECKPOINT_THRESHOLD
+            config.update(HELD_SETTINGS)
 
     def configure_connection(self, conn: Any) -> None:
         if self._held:
