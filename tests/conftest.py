@@ -117,3 +117,14 @@ def warehouse_differences(
     con.close()
     assert len(listed["a"]) >= min_tables
     return different
+
+
+def digest_tree(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` by its relative path: the sha256 of its bytes."""
+    import hashlib
+
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }

@@ -33,6 +33,7 @@ from partner_ledger.io.ingest import ingest_landing
 from partner_ledger.io.warehouse import connect, ensure_raw_schema
 from partner_ledger.rules.load import load_rules
 from partner_ledger.settle.dbt import dbt_build
+from tests.conftest import digest_tree
 
 SHUFFLES = int(os.environ.get("PARTNER_LEDGER_SHUFFLES", "1"))
 KILLS = int(os.environ.get("PARTNER_LEDGER_KILLS", "1"))
@@ -58,14 +59,6 @@ def ledger_hash(warehouse: Path, recorded_by: str = "9999-12-31") -> str:
         con.close()
     assert rows
     return hashlib.sha256(repr(rows).encode()).hexdigest()
-
-
-def digest_tree(folder: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 def deliveries(example: Path, rng: random.Random) -> list[tuple[str, bytes]]:
@@ -131,14 +124,14 @@ def test_any_delivery_order_with_duplicates_gives_one_ledger(example: Path, tmp_
 # --- SIGKILL at random moments -----------------------------------------------------------------
 
 
-def _env(root: Path, example: Path) -> dict[str, str]:
+def _env(root: Path, example: Path, landing: Path | None = None) -> dict[str, str]:
     from prefect.settings import PREFECT_API_URL
 
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
     env.update(
         {
             "PREFECT_API_URL": PREFECT_API_URL.value(),  # the session's server (prefect_harness)
-            "PARTNER_LEDGER_LANDING": str(example / "landing"),
+            "PARTNER_LEDGER_LANDING": str(landing or example / "landing"),
             "PARTNER_LEDGER_RULES": str(example / "rules"),
             "PARTNER_LEDGER_WAREHOUSE": str(root / "warehouse" / "ledger.duckdb"),
             "PARTNER_LEDGER_OUT": str(root / "out"),
@@ -151,12 +144,9 @@ def _env(root: Path, example: Path) -> dict[str, str]:
 def _run(
     root: Path, example: Path, night: str, landing: Path | None = None
 ) -> subprocess.CompletedProcess:
-    env = _env(root, example)
-    if landing:
-        env["PARTNER_LEDGER_LANDING"] = str(landing)
     return subprocess.run(
         [str(BIN), "run", "--as-of", night],
-        env=env,
+        env=_env(root, example, landing),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -253,11 +243,9 @@ def test_a_night_killed_with_its_log_half_written_leaves_the_warehouse_as_it_was
             "click_id,program_id,partner_code,occurred_at,visitor_id,landing_url\n"
             "clk_late,prog_lumen,mira,2025-06-10T10:00:00Z,v_late,https://ex.example/?aff=mira\n"
         )
-        env = _env(root, example)
-        env["PARTNER_LEDGER_LANDING"] = str(landing)
         proc = subprocess.Popen(
             [str(BIN), "run", "--as-of", second],
-            env=env,
+            env=_env(root, example, landing),
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -30,6 +30,7 @@ import pytest
 from partner_ledger.io.warehouse import connect
 from partner_ledger.publish.contract import contract_columns
 from partner_ledger.publish.payout_files import PAYOUT_COLUMNS, STATEMENT_COLUMNS, publish_missing
+from tests.conftest import digest_tree
 
 REPO = Path(__file__).resolve().parent.parent
 NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
@@ -55,14 +56,6 @@ def copy_warehouse(built: Path, dest: Path) -> Path:
     target = dest / "example.duckdb"
     shutil.copyfile(built / "warehouse" / "example.duckdb", target)
     return target
-
-
-def digest_tree(folder: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -12,7 +12,6 @@ files, no published batch is closed again, and the late adjustment settles at th
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 from datetime import date
@@ -24,18 +23,11 @@ from flows.nightly import nightly_settlement, rebuild_warehouse
 from partner_ledger.io.warehouse import connect
 from partner_ledger.publish.payout_files import closed_batches, render_batch
 from partner_ledger.settle.rebuild import WarehouseUnavailable
+from tests.conftest import digest_tree
 
 PROGRAM = "prog_lumen"
 PUBLISHED = ("2025-03", "2025-04", "2025-05")
 LATE = "adj_late,prog_lumen,pt_mira,3000,2025-03-20T12:00:00Z,late March correction\n"
-
-
-def digest_tree(folder: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 @pytest.fixture(scope="module")

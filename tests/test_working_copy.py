@@ -14,7 +14,6 @@ A run killed with its log half written is in tests/test_crash_and_order.py.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ import pytest
 from flows.nightly import nightly_settlement
 from partner_ledger.io.warehouse import wal_path
 from partner_ledger.settle.night import working_copy_path
-from tests.conftest import warehouse_differences
+from tests.conftest import digest_tree, warehouse_differences
 
 NIGHT = date(2025, 7, 1)  # closes June
 PROGRAM = "prog_lumen"
@@ -54,8 +53,7 @@ def _night(example: Path, warehouse: Path) -> dict:
 
 
 def _june(warehouse: Path) -> dict[str, str]:
-    folder = warehouse.parent.parent / "out" / "payouts" / PROGRAM / "2025-06"
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return digest_tree(warehouse.parent.parent / "out" / "payouts" / PROGRAM / "2025-06")
 
 
 def _leftovers(warehouse: Path) -> list[str]:
