@@ -2,8 +2,8 @@
 
     A scoped model keeps the previous build's rows and recomputes only the keys whose rows may
     differ: the keys its inputs touched since its last build. What the last build saw is kept in
-    `scope_marks` (one row per scoped model, in the model's schema, written by the model's
-    post-hook in the build's transaction):
+    `intermediate.scope_marks` (one row per scoped model, written by the model's post-hook in
+    the build's transaction):
 
     - built_as_of: the build's as-of. A record whose timestamp is at or after it may have become
       visible (or valid: the future-timestamp check moves with the as-of) since;
@@ -19,9 +19,14 @@
 
     Only DuckDB builds scope; on Spark these models are plain tables. -#}
 
+{#- One table of marks for every scoped model, in the intermediate schema (a scoped mart's
+    marks stay out of the schema finance reads). -#}
 {% macro scope_marks_relation() -%}
     {{ return(api.Relation.create(
-        database=this.database, schema=this.schema, identifier='scope_marks', type='table'
+        database=this.database,
+        schema=generate_schema_name('intermediate', model),
+        identifier='scope_marks',
+        type='table',
     )) }}
 {%- endmacro %}
 
@@ -215,8 +220,12 @@
     - the events of Stripe customers with a new version or that may have become visible;
     - the stored events of a (program, email) whose earliest signup may have changed: every
       email any version of a signup touched since the last build has had (old and new).
-    The rules are in the fingerprint: a change rebuilds the model in full. -#}
-{% macro paid_events_scope(scope) -%}
+    The rules are in the fingerprint: a change rebuilds the model in full.
+
+    `emails_of` is a relation of events with their program and Stripe email, read for that last
+    rule: the model's stored rows by default. Current rows serve as well: an event whose email
+    changed has a new version of its invoice, charge or customer, so it is in the scope anyway. -#}
+{% macro paid_events_scope(scope, emails_of=none) -%}
 changed_charges as (
     {{ stripe_charges_changed(scope) | indent(4) }}
 ),
@@ -243,7 +252,7 @@ changed_emails as (
 
 events_of_changed_emails as (
     select stored.paid_event_type, stored.paid_event_id
-    from {{ this }} as stored
+    from {{ emails_of if emails_of is not none else this }} as stored
     inner join changed_emails
         on stored.program_id = changed_emails.program_id
         and stored.stripe_email = changed_emails.email_normalized
@@ -279,5 +288,33 @@ scope_keys as (
     select paid_event_type || ':' || paid_event_id as paid_event_key
     from scope
     where paid_event_id is not null
+)
+{%- endmacro %}
+
+{#- The events whose customer's numbering may have changed (after paid_events_scope, whose
+    `scope_keys` it reads): a customer's month numbers depend on all of the customer's valid
+    events, so every event of a customer that a changed event belongs to, under the key it had
+    (`stored`: the rows of the last build) and the key it has now (`current`: valid events).
+    Gives `scope_customers` and `customer_event_keys`. -#}
+{% macro customer_events_scope(stored, current) -%}
+scope_customers as (
+    select stored.program_id, stored.customer_key
+    from {{ stored }} as stored
+    where stored.paid_event_key in (select scope_keys.paid_event_key from scope_keys)
+    union
+    select current_events.program_id, current_events.customer_key
+    from {{ current }} as current_events
+    where current_events.paid_event_key in (select scope_keys.paid_event_key from scope_keys)
+),
+
+{# every stored event of a customer in scope, and every changed event (it may have left) #}
+customer_event_keys as (
+    select stored.paid_event_key
+    from {{ stored }} as stored
+    inner join scope_customers
+        on stored.program_id = scope_customers.program_id
+        and stored.customer_key = scope_customers.customer_key
+    union
+    select paid_event_key from scope_keys
 )
 {%- endmacro %}

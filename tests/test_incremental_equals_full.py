@@ -40,6 +40,7 @@ CACHES = (
     "intermediate.int_stripe_charges_linked",
     "intermediate.int_paid_events_resolved",
     "intermediate.int_paid_events_numbered",
+    "main.fct_paid_events",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",

@@ -1,9 +1,83 @@
 {#- Every paid event that counts (SPEC §2.3: not quarantined), with its basis in the program's
     currency, its customer and month number, the partner the customer is attributed to (none
     when unattributed) and what it earned in the ledger, net of corrections and clawbacks.
-    One row per paid_event_key. -#}
-with events as (
+    One row per paid_event_key.
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026): a row is a function of the event's
+    numbered row, its customer's attribution and its ledger entries, so a night recomputes the
+    events the numbering may have changed (the numbering's own scope, from this model's marks),
+    every event of a customer whose winning touch changed, and every event with a ledger entry
+    recorded since the last build. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='paid_event_key',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies([
+    'stg_stripe__charges', 'stg_stripe__customers', 'stg_stripe__invoices',
+    'int_stripe_charges_linked', 'int_signups_validated', 'int_sales_validated',
+]) }}
+{%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+{{ paid_events_scope(scope, emails_of=ref('int_paid_events_numbered')) }},
+
+{{ customer_events_scope(this, ref('int_paid_events_numbered')) }},
+
+{# the winning touch each stored event was built with, per customer, against tonight's #}
+attribution_built as (
+    select distinct program_id, customer_key, partner_id, touch_source, touch_id, touched_at
+    from {{ this }}
+    where partner_id is not null
+),
+
+attribution_now as (
+    select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
+    from {{ ref('int_customers_attributed') }}
+),
+
+attribution_changed as (
+    select program_id, customer_key
+    from (
+        (select * from attribution_built except select * from attribution_now)
+        union all
+        (select * from attribution_now except select * from attribution_built)
+    ) as differing
+),
+
+scope_event_keys as (
+    select paid_event_key from customer_event_keys
+    union
+    select stored.paid_event_key
+    from {{ this }} as stored
+    inner join attribution_changed
+        on stored.program_id = attribution_changed.program_id
+        and stored.customer_key = attribution_changed.customer_key
+    union
+    select current_events.paid_event_key
+    from {{ ref('int_paid_events_numbered') }} as current_events
+    inner join attribution_changed
+        on current_events.program_id = attribution_changed.program_id
+        and current_events.customer_key = attribution_changed.customer_key
+    union
+    {# ledger entries are stamped with the as-of of the run that appends them #}
+    select paid_event_type || ':' || paid_event_id as paid_event_key
+    from {{ ref('fct_ledger_entries') }}
+    where recorded_at >= {{ scope.prev_as_of_ts }}
+        and paid_event_id is not null
+),
+{%- endif %}
+
+events as (
     select * from {{ ref('int_paid_events_numbered') }}
+    {%- if scope.mode == 'changes' %}
+    where paid_event_key in (select scope_event_keys.paid_event_key from scope_event_keys)
+    {%- endif %}
 ),
 
 attributed as (
@@ -14,6 +88,10 @@ attributed as (
 entries as (
     select * from {{ ref('fct_ledger_entries') }}
     where paid_event_id is not null
+    {%- if scope.mode == 'changes' %}
+        and paid_event_type || ':' || paid_event_id
+        in (select scope_event_keys.paid_event_key from scope_event_keys)
+    {%- endif %}
 ),
 
 earned_by_event as (
@@ -29,39 +107,43 @@ earned_by_event as (
             as clawback_cents
     from entries
     group by program_id, paid_event_type, paid_event_id
+),
+
+rows_ as (
+    select
+        events.paid_event_key,
+        events.paid_event_type,
+        events.paid_event_id,
+        events.program_id,
+        events.customer_key,
+        events.paid_at,
+        {{ year_month_text('events.paid_at') }} as paid_month,
+        events.month_number,
+        events.event_sequence,
+        events.currency,
+        events.event_amount_cents,
+        events.basis_cents,
+        events.program_currency,
+        events.fx_rate,
+        events.basis_scaled,
+        {#- for reading only: the rules use basis_scaled (cents × 10^12), never a rounded basis -#}
+        {{ round_half_away('events.basis_scaled', basis_scale()) }} as program_basis_cents,
+        attributed.partner_id,
+        attributed.touch_source,
+        attributed.touch_id,
+        attributed.touched_at,
+        coalesce(earned_by_event.commission_cents, 0) as commission_cents,
+        coalesce(earned_by_event.referral_commission_cents, 0) as referral_commission_cents,
+        coalesce(earned_by_event.clawback_cents, 0) as clawback_cents,
+        coalesce(earned_by_event.commission_cents, 0) != 0 as has_earned
+    from events
+    left join attributed
+        on events.program_id = attributed.program_id
+        and events.customer_key = attributed.customer_key
+    left join earned_by_event
+        on events.program_id = earned_by_event.program_id
+        and events.paid_event_type = earned_by_event.paid_event_type
+        and events.paid_event_id = earned_by_event.paid_event_id
 )
 
-select
-    events.paid_event_key,
-    events.paid_event_type,
-    events.paid_event_id,
-    events.program_id,
-    events.customer_key,
-    events.paid_at,
-    {{ year_month_text('events.paid_at') }} as paid_month,
-    events.month_number,
-    events.event_sequence,
-    events.currency,
-    events.event_amount_cents,
-    events.basis_cents,
-    events.program_currency,
-    events.fx_rate,
-    events.basis_scaled,
-    {#- for reading only: the rules use basis_scaled (cents × 10^12), never a rounded basis -#}
-    {{ round_half_away('events.basis_scaled', basis_scale()) }} as program_basis_cents,
-    attributed.partner_id,
-    attributed.touch_source,
-    attributed.touch_id,
-    attributed.touched_at,
-    coalesce(earned_by_event.commission_cents, 0) as commission_cents,
-    coalesce(earned_by_event.referral_commission_cents, 0) as referral_commission_cents,
-    coalesce(earned_by_event.clawback_cents, 0) as clawback_cents,
-    coalesce(earned_by_event.commission_cents, 0) != 0 as has_earned
-from events
-left join attributed
-    on events.program_id = attributed.program_id
-    and events.customer_key = attributed.customer_key
-left join earned_by_event
-    on events.program_id = earned_by_event.program_id
-    and events.paid_event_type = earned_by_event.paid_event_type
-    and events.paid_event_id = earned_by_event.paid_event_id
+{{ scope_select(scope, 'rows_', 'scope_event_keys', 'paid_event_key') }}

@@ -24,27 +24,12 @@ with
 
 {{ paid_events_scope(scope) }},
 
-scope_customers as (
-    select stored.program_id, stored.customer_key
-    from {{ this }} as stored
-    where stored.paid_event_key in (select scope_keys.paid_event_key from scope_keys)
-    union
-    select current_events.program_id, current_events.customer_key
-    from {{ ref('int_paid_events_resolved') }} as current_events
-    where current_events.paid_event_key in (select scope_keys.paid_event_key from scope_keys)
-        and current_events.quarantine_reason is null
+valid_events as (
+    select * from {{ ref('int_paid_events_resolved') }}
+    where quarantine_reason is null
 ),
 
-{# every stored event of a customer in scope, and every changed event (it may have left) #}
-scope_event_keys as (
-    select stored.paid_event_key
-    from {{ this }} as stored
-    inner join scope_customers
-        on stored.program_id = scope_customers.program_id
-        and stored.customer_key = scope_customers.customer_key
-    union
-    select paid_event_key from scope_keys
-),
+{{ customer_events_scope(this, 'valid_events') }},
 {%- endif %}
 
 events as (
@@ -75,4 +60,4 @@ numbered as (
     from ordered
 )
 
-{{ scope_select(scope, 'numbered', 'scope_event_keys', 'paid_event_key') }}
+{{ scope_select(scope, 'numbered', 'customer_event_keys', 'paid_event_key') }}
