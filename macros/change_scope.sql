@@ -100,7 +100,17 @@
         'why': 'deliveries after ' ~ through_seq ~ ', records from ' ~ built_as_of,
         'prev_seq': through_seq | int,
         'prev_as_of_ts': "cast(cast('" ~ built_as_of ~ "' as date) as timestamp)",
+        'same_as_of': as_of == built_as_of,
     }) }}
+{%- endmacro %}
+
+{#- SQL: the rows of an append-only store the runs stamp with their as-of (`column`: the
+    ledger's recorded_at, a close's closed_as_of) that were appended since the scope's last
+    build. Every run builds the whole graph, so the rows stamped with the last build's as-of
+    were all there when it was built, unless this run has the same as-of (the night again: it
+    may append more under that date). -#}
+{% macro stamped_since(scope, column) -%}
+    {{ column }} {{ '>=' if scope.same_as_of else '>' }} {{ scope.prev_as_of_ts }}
 {%- endmacro %}
 
 {#- Post-hook of a scoped model: remember what this build saw (in the build's transaction). -#}
@@ -316,5 +326,52 @@ customer_event_keys as (
         and stored.customer_key = scope_customers.customer_key
     union
     select paid_event_key from scope_keys
+)
+{%- endmacro %}
+
+{#- The events whose row of an attributed-events model (one row per event with its customer's
+    winning touch) may have changed since the scope's last build: the events the numbering may
+    have changed (paid_events_scope, customer_events_scope), and every event of a customer
+    whose winning touch differs from the one `stored` (the model's rows, one winning touch per
+    customer: partner_id null where none) was built with. Gives `attributed_event_keys`. -#}
+{% macro attributed_events_scope(scope, stored) -%}
+{{ paid_events_scope(scope, emails_of=ref('int_paid_events_numbered')) }},
+
+{{ customer_events_scope(stored, ref('int_paid_events_numbered')) }},
+
+attribution_built as (
+    select distinct program_id, customer_key, partner_id, touch_source, touch_id, touched_at
+    from {{ stored }}
+    where partner_id is not null
+),
+
+attribution_now as (
+    select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
+    from {{ ref('int_customers_attributed') }}
+),
+
+attribution_changed as (
+    select program_id, customer_key
+    from (
+        (select * from attribution_built except select * from attribution_now)
+        union all
+        (select * from attribution_now except select * from attribution_built)
+    ) as differing
+),
+
+attributed_event_keys as (
+    select paid_event_key from customer_event_keys
+    union
+    select stored.paid_event_key
+    from {{ stored }} as stored
+    inner join attribution_changed
+        on stored.program_id = attribution_changed.program_id
+        and stored.customer_key = attribution_changed.customer_key
+    union
+    select current_events.paid_event_key
+    from {{ ref('int_paid_events_numbered') }} as current_events
+    inner join attribution_changed
+        on current_events.program_id = attribution_changed.program_id
+        and current_events.customer_key = attribution_changed.customer_key
 )
 {%- endmacro %}

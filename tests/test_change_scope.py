@@ -2,16 +2,17 @@
 docs/decisions/0026).
 
 The scoped models (`int_stripe_charges_linked`, `int_paid_events_resolved`,
-`int_paid_events_numbered`, `fct_paid_events`) keep the previous build's rows and recompute the
-keys their inputs touched since (macros/change_scope.sql). Here a generated program
-is built night by night while Stripe objects arrive as the API delivers them (a few new versions
-at a time, not whole files) and tracking files arrive late, each delivery aimed at one reason a
-row can change: an invoice that names another charge or none (the charge's link moves), a new
-invoice naming an invoice-less charge (that charge stops being a paid event), invoice and charge
-metadata that route elsewhere, a Stripe customer with another email and no metadata (identity by
-email), a customer that is no longer visible, earlier signups for an email (the earliest signup
-decides the customer key), a new version of a sale; and, for the mart, the ledger entries each
-night appends and the winning touches late clicks change. Before each night the warehouse is
+`int_paid_events_numbered`, `int_paid_events_attributed`, `fct_paid_events`, `fct_ledger_entries`)
+keep the previous build's rows and recompute the keys their inputs touched since
+(macros/change_scope.sql). Here a generated program is built night by night while Stripe objects
+arrive as the API delivers them (a few new versions at a time, not whole files) and tracking files
+arrive late, each delivery aimed at one reason a row can change: an invoice that names another
+charge or none (the charge's link moves), a new invoice naming an invoice-less charge (that charge
+stops being a paid event), invoice and charge metadata that route elsewhere, a Stripe customer with
+another email and no metadata (identity by email), a customer that is no longer visible, earlier
+signups for an email (the earliest signup decides the customer key), a new version of a sale; and,
+for the marts, the ledger entries each night appends (1 May runs twice: the second run appends
+under the same date) and the winning touches late clicks change. Before each night the warehouse is
 copied and the copy builds the scoped models in full; both build the whole graph, and after the
 night every table of the two is compared row for row.
 """
@@ -40,9 +41,12 @@ SCOPED = (
     "intermediate.int_stripe_charges_linked",
     "intermediate.int_paid_events_resolved",
     "intermediate.int_paid_events_numbered",
+    "intermediate.int_paid_events_attributed",
     "main.fct_paid_events",
+    "main.fct_ledger_entries",
 )
-NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 7, 1))
+# 2 May twice: the night run again after more deliveries (the ledger appends under the same date)
+NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 2), date(2025, 7, 1))
 # the whole graph: the mart reads the ledger, and the ledger stores append the same on both sides
 SELECT = None
 WAREHOUSE = "partner_ledger.duckdb"
@@ -211,7 +215,7 @@ def _tracking_changes(
     for program, key, _ in rng.sample(signups, 5):
         rows.append([program, key, f"renamed.{key}@example.org", "2025-01-02T00:00:00Z", "", ""])
     _write_csv(
-        landing / "tracking" / "signups" / f"late-{night}.csv", TRACKING_COLUMNS["signups"], rows
+        _late_file(landing / "tracking" / "signups", night), TRACKING_COLUMNS["signups"], rows
     )
     sales = con.execute(
         "select transaction_id, program_id, customer_key, kind, amount_cents, currency, "
@@ -224,13 +228,18 @@ def _tracking_changes(
         values[4] = str(int(values[4]) * 2 if values[4].isdigit() else 1000)
         changed.append(values)
     _write_csv(
-        landing / "tracking" / "sales" / f"late-{night}.csv", TRACKING_COLUMNS["sales"], changed
+        _late_file(landing / "tracking" / "sales", night), TRACKING_COLUMNS["sales"], changed
     )
     _write_csv(
-        landing / "tracking" / "clicks" / f"late-{night}.csv",
+        _late_file(landing / "tracking" / "clicks", night),
         TRACKING_COLUMNS["clicks"],
         _late_clicks(con, rng, night),
     )
+
+
+def _late_file(folder: Path, night: date) -> Path:
+    """A new file name for the night's late deliveries (a night run twice gets two)."""
+    return folder / f"late-{night}-{len(list(folder.glob(f'late-{night}-*')))}.csv"
 
 
 def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list[list]:
@@ -291,7 +300,7 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
             _tracking_changes(con, landing, rng, night)
             ingest_landing(con, landing)
             con.close()
-        reference = tmp_path / f"full-{night}" / WAREHOUSE
+        reference = tmp_path / f"full-{index}-{night}" / WAREHOUSE
         reference.parent.mkdir()
         shutil.copyfile(warehouse, reference)
         con = duckdb.connect(str(reference))

@@ -40,7 +40,9 @@ CACHES = (
     "intermediate.int_stripe_charges_linked",
     "intermediate.int_paid_events_resolved",
     "intermediate.int_paid_events_numbered",
+    "intermediate.int_paid_events_attributed",
     "main.fct_paid_events",
+    "main.fct_ledger_entries",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",

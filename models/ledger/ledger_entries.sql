@@ -21,13 +21,17 @@ with
 recorded as (
     select
         ledger_key,
-        sum(amount_cents) as recorded_cents
+        sum(amount_cents) as recorded_cents,
+        count(case when recorded_at = {{ as_of_date() }} then 1 end) as bookings_tonight
     from {{ this }}
     group by ledger_key
 ),
 {% else %}
 recorded as (
-    select cast(null as {{ dbt.type_string() }}) as ledger_key, cast(0 as {{ wide_integer_type() }}) as recorded_cents
+    select
+        cast(null as {{ dbt.type_string() }}) as ledger_key,
+        cast(0 as {{ wide_integer_type() }}) as recorded_cents,
+        cast(0 as bigint) as bookings_tonight
     where false
 ),
 {% endif %}
@@ -36,7 +40,8 @@ changed as (
     select
         coalesce(expected.ledger_key, recorded.ledger_key) as ledger_key,
         cast(coalesce(expected.amount_cents, 0) - coalesce(recorded.recorded_cents, 0) as bigint)
-            as amount_cents
+            as amount_cents,
+        coalesce(recorded.bookings_tonight, 0) as bookings_tonight
     from (select ledger_key, amount_cents from {{ ref('int_ledger_entries_expected') }}) as expected
     full outer join recorded
         on expected.ledger_key = recorded.ledger_key
@@ -75,7 +80,8 @@ differences as (
         {%- for column in attributes %}
         coalesce(expected.{{ column }}, last_booked.{{ column }}) as {{ column }},
         {%- endfor %}
-        changed.amount_cents
+        changed.amount_cents,
+        changed.bookings_tonight
     from changed
     left join expected
         on changed.ledger_key = expected.ledger_key
@@ -83,8 +89,19 @@ differences as (
         on changed.ledger_key = last_booked.ledger_key
 )
 
+{#- entry_id = hash(ledger key, as-of): deterministic. A night run again after more deliveries
+    can book a key a second time under the same as-of; its entry adds how many that key already
+    has under it, so that ids stay unique (docs/decisions/0001). -#}
 select
-    {{ dbt.hash("ledger_key || '|' || cast(" ~ as_of_date() ~ " as " ~ dbt.type_string() ~ ")") }} as entry_id,
-    *,
+    {{ dbt.hash(
+        "ledger_key || '|' || cast(" ~ as_of_date() ~ " as " ~ dbt.type_string() ~ ")"
+        ~ " || case when bookings_tonight > 0 then '|' || cast(bookings_tonight as "
+        ~ dbt.type_string() ~ ") else '' end"
+    ) }} as entry_id,
+    ledger_key,
+    {%- for column in attributes %}
+    {{ column }},
+    {%- endfor %}
+    amount_cents,
     {{ as_of_date() }} as recorded_at
 from differences

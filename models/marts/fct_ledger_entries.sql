@@ -2,15 +2,63 @@
     entries of the closed periods (negative: the amount owed goes down). Both stores are
     append-only, so this table only ever grows. Each entry names the close that settled it
     (settled_batch_id: the statement that counts it) and the payout line that paid it
-    (paid_batch_id), so that a payout line leads to its entries and an entry to its line. -#}
-with ledger as (
+    (paid_batch_id), so that a payout line leads to its entries and an entry to its line.
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026). Both stores are append-only and a
+    close settles and pays only entries that no earlier close had (closes come in period
+    order: a later close never lowers the first close meeting a rule), so a row changes only
+    when its entry is new, or when a close since the last build settles or pays it. A night
+    recomputes the entries and payouts recorded since the last build and, in a program closed
+    since, the stored entries not yet settled or not yet paid. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='entry_id',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies(['ledger_period_closes']) }}
+{%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+closing_programs as (
+    select distinct program_id
+    from {{ ref('ledger_period_closes') }}
+    where {{ stamped_since(scope, 'closed_as_of') }}
+),
+
+{# the accrual entries in scope (the payouts in scope are those of the closes since: below);
+    every store stamps its rows with the as-of of the run that appends them #}
+scope_entry_ids as (
+    select entry_id
+    from {{ ref('ledger_entries') }}
+    where {{ stamped_since(scope, 'recorded_at') }}
+    union
+    select stored.entry_id
+    from {{ this }} as stored
+    where stored.entry_type != 'payout'
+        and (stored.settled_batch_id is null or stored.paid_batch_id is null)
+        and stored.program_id in (select closing_programs.program_id from closing_programs)
+),
+{%- endif %}
+
+ledger as (
     select * from {{ ref('ledger_entries') }}
+    {%- if scope.mode == 'changes' %}
+    where entry_id in (select scope_entry_ids.entry_id from scope_entry_ids)
+    {%- endif %}
 ),
 
 settled as (
     select entry_id, settled_period_start, settled_batch_id
     from {{ ref('int_ledger_entries_settled') }}
     where entry_id is not null
+    {%- if scope.mode == 'changes' %}
+        and entry_id in (select scope_entry_ids.entry_id from scope_entry_ids)
+    {%- endif %}
 ),
 
 accruals as (
@@ -115,8 +163,23 @@ payout_entries as (
         batch_id as settled_batch_id,
         batch_id as paid_batch_id
     from payouts
-)
+    {%- if scope.mode == 'changes' %}
+    where {{ stamped_since(scope, 'closed_as_of') }}
+    {%- endif %}
+),
 
-select * from accrual_entries
-union all
-select * from payout_entries
+ledger_rows as (
+    select * from accrual_entries
+    union all
+    select * from payout_entries
+)
+{%- if scope.mode == 'changes' %},
+
+scope_keys as (
+    select entry_id from scope_entry_ids
+    union
+    select entry_id from payout_entries
+)
+{%- endif %}
+
+{{ scope_select(scope, 'ledger_rows', 'scope_keys', 'entry_id') }}

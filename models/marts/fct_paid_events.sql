@@ -25,50 +25,14 @@
 with
 {%- if scope.mode == 'changes' %}
 
-{{ paid_events_scope(scope, emails_of=ref('int_paid_events_numbered')) }},
-
-{{ customer_events_scope(this, ref('int_paid_events_numbered')) }},
-
-{# the winning touch each stored event was built with, per customer, against tonight's #}
-attribution_built as (
-    select distinct program_id, customer_key, partner_id, touch_source, touch_id, touched_at
-    from {{ this }}
-    where partner_id is not null
-),
-
-attribution_now as (
-    select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
-    from {{ ref('int_customers_attributed') }}
-),
-
-attribution_changed as (
-    select program_id, customer_key
-    from (
-        (select * from attribution_built except select * from attribution_now)
-        union all
-        (select * from attribution_now except select * from attribution_built)
-    ) as differing
-),
+{{ attributed_events_scope(scope, this) }},
 
 scope_event_keys as (
-    select paid_event_key from customer_event_keys
+    select paid_event_key from attributed_event_keys
     union
-    select stored.paid_event_key
-    from {{ this }} as stored
-    inner join attribution_changed
-        on stored.program_id = attribution_changed.program_id
-        and stored.customer_key = attribution_changed.customer_key
-    union
-    select current_events.paid_event_key
-    from {{ ref('int_paid_events_numbered') }} as current_events
-    inner join attribution_changed
-        on current_events.program_id = attribution_changed.program_id
-        and current_events.customer_key = attribution_changed.customer_key
-    union
-    {# ledger entries are stamped with the as-of of the run that appends them #}
     select paid_event_type || ':' || paid_event_id as paid_event_key
     from {{ ref('fct_ledger_entries') }}
-    where recorded_at >= {{ scope.prev_as_of_ts }}
+    where {{ stamped_since(scope, 'recorded_at') }}
         and paid_event_id is not null
 ),
 {%- endif %}

@@ -2,9 +2,36 @@
     touch (SPEC §2.2–§2.6): what tiers measure and commissions rate. The event's calendar month
     is a column, so that the tier of (partner, month) is joined on two plain columns of one
     relation: a join keyed on an expression of the event alone lets the planner meet every
-    event with every partner's tier row of its month before the partner is known. -#}
-with events as (
+    event with every partner's tier row of its month before the partner is known.
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026): a night recomputes the events the
+    numbering may have changed and every event of a customer whose winning touch changed
+    (attributed_events_scope). -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='paid_event_key',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies([
+    'stg_stripe__charges', 'stg_stripe__customers', 'stg_stripe__invoices',
+    'int_stripe_charges_linked', 'int_signups_validated', 'int_sales_validated',
+]) }}
+{%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+{{ attributed_events_scope(scope, this) }},
+{%- endif %}
+
+events as (
     select * from {{ ref('int_paid_events_numbered') }}
+    {%- if scope.mode == 'changes' %}
+    where paid_event_key in (select attributed_event_keys.paid_event_key from attributed_event_keys)
+    {%- endif %}
 ),
 
 attributed as (
@@ -33,4 +60,4 @@ attributed_events as (
         and events.customer_key = attributed.customer_key
 )
 
-select * from attributed_events
+{{ scope_select(scope, 'attributed_events', 'attributed_event_keys', 'paid_event_key') }}
