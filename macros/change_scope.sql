@@ -375,3 +375,31 @@ attributed_event_keys as (
         and current_events.customer_key = attribution_changed.customer_key
 )
 {%- endmacro %}
+
+{#- The final select of a model scoped by difference (after a CTE `rows` of every row, keyed by
+    the single column `key`): in `changes` mode, the rows that differ from the stored ones, the
+    keys that are gone, nothing else. The whole table is computed, but only what changed is
+    written. For a table whose rows are cheap to compute from tables already built and costly
+    to write; exact by construction. The marks still decide a full build: new code may change
+    the columns, which a comparison with the stored rows cannot follow. -#}
+{% macro diff_scope_select(scope, rows, key) -%}
+    {%- if scope.mode == 'changes' -%}
+, differing_keys as (
+    select {{ key }}
+    from (select * from {{ rows }} except select * from {{ this }}) as differing
+    union
+    select stored.{{ key }}
+    from {{ this }} as stored
+    where stored.{{ key }} not in (select current_rows.{{ key }} from {{ rows }} as current_rows)
+)
+
+select *, false as scope_only
+from {{ rows }}
+where {{ key }} in (select differing_keys.{{ key }} from differing_keys)
+union all by name
+select {{ key }}, true as scope_only from differing_keys
+    {%- else %}
+
+{{ scope_select(scope, rows, none, key) }}
+    {%- endif %}
+{%- endmacro %}

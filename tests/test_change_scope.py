@@ -2,8 +2,8 @@
 docs/decisions/0026).
 
 The scoped models (`int_stripe_charges_linked`, `int_paid_events_resolved`,
-`int_paid_events_numbered`, `int_paid_events_attributed`, `fct_paid_events`, `fct_ledger_entries`)
-keep the previous build's rows and recompute the keys their inputs touched since
+`int_paid_events_numbered`, `int_paid_events_attributed`, `fct_paid_events`, `fct_ledger_entries`,
+`dim_customers`) keep the previous build's rows and recompute the keys their inputs touched since
 (macros/change_scope.sql). Here a generated program is built night by night while Stripe objects
 arrive as the API delivers them (a few new versions at a time, not whole files) and tracking files
 arrive late, each delivery aimed at one reason a row can change: an invoice that names another
@@ -44,6 +44,7 @@ SCOPED = (
     "intermediate.int_paid_events_attributed",
     "main.fct_paid_events",
     "main.fct_ledger_entries",
+    "main.dim_customers",
 )
 # 2 May twice: the night run again after more deliveries (the ledger appends under the same date)
 NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 2), date(2025, 7, 1))

@@ -43,6 +43,7 @@ CACHES = (
     "intermediate.int_paid_events_attributed",
     "main.fct_paid_events",
     "main.fct_ledger_entries",
+    "main.dim_customers",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",
