@@ -50,6 +50,14 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- What paid_events_scope reads besides the model's own rows (for scope_dependencies). -#}
+{% macro paid_events_scope_inputs() -%}
+    {{ return([
+        'stg_stripe__charges', 'stg_stripe__customers', 'stg_stripe__invoices',
+        'int_stripe_charges_linked', 'int_signups_validated', 'int_sales_validated',
+    ]) }}
+{%- endmacro %}
+
 {#- SQL: one hash of every rules table's rows (tiny tables; DuckDB casts a row to text). -#}
 {% macro scope_rules_hash_sql() -%}
     select md5(coalesce(string_agg(row_text, chr(10) order by row_text), '')) as rules_hash

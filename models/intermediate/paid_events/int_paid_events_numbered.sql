@@ -12,10 +12,7 @@
     post_hook="{{ record_scope_marks() }}",
 ) }}
 
-{{ scope_dependencies([
-    'stg_stripe__charges', 'stg_stripe__customers', 'stg_stripe__invoices',
-    'int_stripe_charges_linked', 'int_signups_validated', 'int_sales_validated',
-]) }}
+{{ scope_dependencies(paid_events_scope_inputs()) }}
 {%- set scope = change_scope() %}
 -- scope: {{ scope.mode }} ({{ scope.why }})
 
