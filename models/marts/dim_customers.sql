@@ -21,8 +21,7 @@ with customers as (
 attributed as (
     select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
     from {{ ref('int_customers_attributed') }}
-)
-,
+),
 
 customer_rows as (
     select
