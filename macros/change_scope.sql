@@ -84,6 +84,7 @@
     with 'why' (each scoped model writes both in a comment of its compiled SQL). -#}
 {% macro change_scope() -%}
     {%- if not execute -%}{{ return({'mode': 'full', 'why': 'parsing'}) }}{%- endif -%}
+    {%- if model.resource_type == 'unit_test' -%}{{ return({'mode': 'full', 'why': 'unit test'}) }}{%- endif -%}
     {%- if target.type != 'duckdb' or not is_incremental() -%}
         {{ return({'mode': 'full', 'why': 'first build'}) }}
     {%- endif -%}
@@ -168,11 +169,12 @@
 
 {#- The final select of a scoped model whose last CTE is `rows` and whose scope's keys are the
     relation `scope_keys`: in `changes` mode the scope's rows; in a full build of a table that
-    exists, every row, replacing every stored key; on a first build, the rows alone. -#}
+    exists, every row, replacing every stored key; on a first build (and in a dbt unit test),
+    the rows alone. -#}
 {% macro scope_select(scope, rows, scope_keys, key) -%}
     {%- if scope.mode == 'changes' -%}
         {{ scope_replace_rows(rows, scope_keys, key) }}
-    {%- elif is_incremental() -%}
+    {%- elif model.resource_type != 'unit_test' and is_incremental() -%}
         {{ scope_replace_rows(
             rows, '(select ' ~ key ~ ' from ' ~ this ~ ' union select ' ~ key ~ ' from ' ~ rows ~ ')', key
         ) }}

@@ -45,6 +45,8 @@ SCOPED = (
     "main.fct_paid_events",
     "main.fct_ledger_entries",
     "main.dim_customers",
+    "intermediate.int_ledger_entries_expected",
+    "intermediate.int_commissions_computed",
 )
 # 2 May twice: the night run again after more deliveries (the ledger appends under the same date)
 NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 2), date(2025, 7, 1))
@@ -228,6 +230,7 @@ def _tracking_changes(
         values = ["" if value is None else str(value) for value in row]
         values[4] = str(int(values[4]) * 2 if values[4].isdigit() else 1000)
         changed.append(values)
+    changed += _tier_changes(con, rng, night)
     _write_csv(
         _late_file(landing / "tracking" / "sales", night), TRACKING_COLUMNS["sales"], changed
     )
@@ -236,6 +239,82 @@ def _tracking_changes(
         TRACKING_COLUMNS["clicks"],
         _late_clicks(con, rng, night),
     )
+    _write_csv(
+        _late_file(landing / "tracking" / "partners", night),
+        TRACKING_COLUMNS["partners"],
+        _partner_changes(con, rng, night),
+    )
+
+
+def _tier_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list:
+    """Late sales that raise a partner's tier of the month still open, for a partner with an
+    event of that month already stored: 25 new customers through the partner's coupon, 500.00
+    each, five days before the month (inside every lookback). The stored events earn at the
+    new tier's rate although nothing about them changed. None while no such partner exists."""
+    found = con.execute(
+        "select tiers.partner_id, tiers.program_id, tiers.month_start, tiers.tier, "
+        "min(coupons.coupon_code), min(programs.currency) "
+        "from ledger.ledger_partner_tiers_monthly as tiers "
+        "inner join intermediate.int_paid_events_attributed as events "
+        "on events.partner_id = tiers.partner_id and events.paid_month_start = tiers.month_start "
+        "inner join raw.tracking_coupons as coupons on coupons.partner_id = tiers.partner_id "
+        "inner join rules.programs as programs on programs.program_id = tiers.program_id "
+        "where not tiers.is_frozen and tiers.tier_rank = 1 "
+        "group by all order by 1"
+    ).fetchall()
+    if not found:
+        return []
+    partner, program, month_start, tier, coupon, currency = rng.choice(found)
+    TIER_CHANGES.append((partner, month_start, tier))
+    occurred = month_start - timedelta(days=5)
+    tag = f"{night:%m%d}_{rng.randrange(10**6)}"
+    return [
+        [
+            f"tier_{tag}_{n}",
+            program,
+            f"tier_{tag}_{n}",
+            "sale",
+            "50000",
+            currency,
+            f"{occurred:%Y-%m-%dT%H:%M:%S}Z",
+            "",
+            coupon,
+        ]
+        for n in range(25)
+    ]
+
+
+def _partner_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list:
+    """New versions of partners that earn: one terminated 45 days ago (its events since, in a
+    month whose tier is frozen, earn nothing), a recruiter terminated 45 days ago (its referral
+    commissions stop), one whose termination becomes visible only after this night, and one
+    recruited by another partner."""
+    partners = con.execute(
+        "select partner_id, program_id, partner_code, name, email, recruited_by, joined_at, "
+        "status, status_changed_at, payout_method, payout_account from raw.tracking_partners "
+        "qualify row_number() over (partition by partner_id order by delivery_seq desc, line_no desc) = 1 "
+        "order by partner_id"
+    ).fetchall()
+    earning = {
+        row[0]
+        for row in con.execute(
+            "select distinct partner_id from intermediate.int_commissions_computed"
+        ).fetchall()
+    }
+    recruiters = {row[5] for row in partners if row[5]}
+    active = [list(row) for row in partners if row[7] == "active" and row[0] in earning]
+    rng.shuffle(active)
+    recruiter = next(row for row in active if row[0] in recruiters)
+    others = [row for row in active if row[0] not in recruiters]
+    changed = []
+    for row, days in ((others[0], -45), (recruiter, -45), (others[1], 3)):
+        changed.append(
+            row[:7] + ["terminated", f"{night + timedelta(days=days)}T00:00:00Z"] + row[9:]
+        )
+    recruited = others[2]
+    sponsor = next(row for row in active if row[1] == recruited[1] and row[0] != recruited[0])
+    changed.append(recruited[:5] + [sponsor[0]] + recruited[6:])
+    return [["" if value is None else str(value) for value in row] for row in changed]
 
 
 def _late_file(folder: Path, night: date) -> Path:
@@ -278,7 +357,33 @@ def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
     ]
 
 
+TIER_CHANGES: list[tuple[str, datetime, str]] = []  # (partner, open month, tier before)
+TIER_COLUMNS = (
+    "partner_month_id, program_id, partner_id, month_start, month_end, tier, tier_rank, "
+    "customers_count, revenue_scaled, revenue_cents"
+)
+
+
+def _tiers_written(warehouse: Path, night: date) -> tuple[int, int]:
+    """The months the tier store wrote tonight (it evaluates only the months it has not frozen),
+    and how many of them differ from the view that evaluates every month."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    written = con.execute(
+        "select count(*) from ledger.ledger_partner_tiers_monthly where evaluated_as_of = ?",
+        [night],
+    ).fetchone()[0]
+    differing = con.execute(
+        f"select count(*) from (select {TIER_COLUMNS} from ledger.ledger_partner_tiers_monthly "
+        f"where evaluated_as_of = ? except "
+        f"select {TIER_COLUMNS} from intermediate.int_partner_tiers_evaluated)",
+        [night],
+    ).fetchone()[0]
+    con.close()
+    return written, differing
+
+
 def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
+    TIER_CHANGES.clear()
     landing = tmp_path / "landing"
     generate_demo_landing(landing, seed=5, months=8)
     held = tmp_path / "held"
@@ -311,6 +416,8 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
         for built, target in ((warehouse, "target-scoped"), (reference, "target-full")):
             dbt_build(built, night.isoformat(), select=SELECT, target_dir=tmp_path / target)
         assert warehouse_differences(warehouse, reference, min_tables=40) == {}, f"night {night}"
+        written, differing = _tiers_written(warehouse, night)
+        assert written > 0 and differing == 0, (night, written, differing)
         for table in SCOPED if index else ():
             name = table.split(".")[1]
             compiled = next((tmp_path / "target-scoped" / "compiled").rglob(f"{name}.sql"))
@@ -318,6 +425,17 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
                 f"{name} was built in full on {night}"
             )
     con = duckdb.connect(str(warehouse), read_only=True)
+    raised = [
+        partner
+        for partner, month_start, tier in TIER_CHANGES
+        if con.execute(
+            "select tier from ledger.ledger_partner_tiers_monthly "
+            "where partner_id = ? and month_start = ?",
+            [partner, month_start],
+        ).fetchone()[0]
+        != tier
+    ]
+    assert raised, TIER_CHANGES  # a stored event's tier did change under it
     marks = con.execute(
         "select model_name, built_as_of from intermediate.scope_marks order by 1"
     ).fetchall()

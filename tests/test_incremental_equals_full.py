@@ -44,6 +44,8 @@ CACHES = (
     "main.fct_paid_events",
     "main.fct_ledger_entries",
     "main.dim_customers",
+    "intermediate.int_ledger_entries_expected",
+    "intermediate.int_commissions_computed",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",

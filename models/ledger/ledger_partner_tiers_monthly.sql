@@ -1,15 +1,28 @@
 {#- Tiers per partner and month (SPEC §2.6), the store of record. The current month is
     recomputed by every run; from the first run whose as-of is on or after the month's end, the
-    month is frozen and no later run changes it. -#}
+    month is frozen and no later run changes it. A run evaluates only the months not frozen
+    (macros/partner_tiers.sql): at the end of a year of history, the open month of each partner
+    rather than every month since it joined. -#}
 {{ config(
     materialized='incremental',
     unique_key='partner_month_id',
     incremental_strategy='delete+insert',
 ) }}
 
-with evaluated as (
-    select * from {{ ref('int_partner_tiers_evaluated') }}
+{%- set months %}
+{{ partner_months() }}
+{%- if is_incremental() %}
+where not exists (
+    select 1
+    from {{ this }} as stored
+    where stored.is_frozen
+        and stored.partner_id = spine.partner_id
+        and stored.month_start = spine.month_start
 )
+{%- endif %}
+{%- endset %}
+
+with {{ partner_tier_ctes(months) }}
 
 select
     evaluated.partner_month_id,
@@ -26,6 +39,3 @@ select
     evaluated.month_end <= {{ as_of_ts() }} as is_frozen,
     {{ as_of_date() }} as evaluated_as_of
 from evaluated
-{% if is_incremental() %}
-where evaluated.partner_month_id not in (select partner_month_id from {{ this }} where is_frozen)
-{% endif %}

@@ -3,13 +3,110 @@
     partner not terminated at the event, a phase for the month number and a rate valid on the
     event's date for (tier of the event's month, phase). A referral commission goes to the
     partner's recruiter R (another partner of the program, not terminated at the event) and is
-    computed from the rounded commission. Entries of 0 cents are not written. -#}
-with events as (
-    select * from {{ ref('int_paid_events_attributed') }}
+    computed from the rounded commission. Entries of 0 cents are not written.
+
+    Scoped (macros/change_scope.sql, docs/decisions/0026): a night recomputes the entries of
+    the events whose commission may have changed since the last build:
+    - the events the attributed events may have changed (attributed_events_scope, read from this
+      model's commission rows), and every current event of a customer whose numbering may have
+      changed (an event that earned nothing before is not stored);
+    - every event of a partner whose state differs from the one its entries were computed with
+      (`partner_state`: the partner's program, recruiter and termination, and its recruiter's),
+      and of a partner with no entry computed with its current state;
+    - every event of a (partner, month) whose tier the tier store wrote since the last build
+      (the months it has not frozen). -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='paid_event_key',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies(paid_events_scope_inputs() + ['int_paid_events_numbered', 'int_customers_attributed']) }}
+{%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with partners as (
+    select * from {{ ref('int_partners_current') }}
 ),
 
-partners as (
-    select * from {{ ref('int_partners_current') }}
+{# what an entry depends on of its partner and the partner's recruiter, as one value: an entry
+    computed with another value is computed again #}
+partner_states as (
+    select
+        partners.partner_id,
+        {{ dbt.hash(
+            "concat_ws('|', partners.program_id, "
+            ~ "coalesce(partners.recruited_by, '-'), "
+            ~ "coalesce(cast(partners.terminated_at as " ~ dbt.type_string() ~ "), '-'), "
+            ~ "coalesce(recruiters.program_id, '-'), "
+            ~ "coalesce(cast(recruiters.terminated_at as " ~ dbt.type_string() ~ "), '-'))"
+        ) }} as partner_state
+    from partners
+    left join partners as recruiters
+        on partners.recruited_by = recruiters.partner_id
+),
+{%- if scope.mode == 'changes' %}
+{%- set stored_commissions -%}
+(select * from {{ this }} where entry_type = 'commission')
+{%- endset %}
+
+{{ attributed_events_scope(scope, stored_commissions) }},
+
+changed_partners as (
+    select states.partner_id
+    from partner_states as states
+    where not exists (
+        select 1
+        from {{ stored_commissions }} as stored
+        where stored.partner_id = states.partner_id
+            and stored.partner_state = states.partner_state
+    )
+    union
+    select stored.partner_id
+    from {{ stored_commissions }} as stored
+    left join partner_states as states
+        on stored.partner_id = states.partner_id
+    where states.partner_state is null
+        or stored.partner_state != states.partner_state
+),
+
+retiered_months as (
+    select partner_id, month_start
+    from {{ ref('ledger_partner_tiers_monthly') }}
+    where {{ stamped_since(scope, 'evaluated_as_of') }}
+),
+
+commission_event_keys as (
+    select paid_event_key from attributed_event_keys
+    union
+    select current_events.paid_event_key
+    from {{ ref('int_paid_events_attributed') }} as current_events
+    inner join scope_customers
+        on current_events.program_id = scope_customers.program_id
+        and current_events.customer_key = scope_customers.customer_key
+    union
+    select current_events.paid_event_key
+    from {{ ref('int_paid_events_attributed') }} as current_events
+    where current_events.partner_id in (select changed_partners.partner_id from changed_partners)
+    union
+    select stored.paid_event_key
+    from {{ stored_commissions }} as stored
+    where stored.partner_id in (select changed_partners.partner_id from changed_partners)
+    union
+    select current_events.paid_event_key
+    from {{ ref('int_paid_events_attributed') }} as current_events
+    inner join retiered_months
+        on current_events.partner_id = retiered_months.partner_id
+        and current_events.paid_month_start = retiered_months.month_start
+),
+{%- endif %}
+
+events as (
+    select * from {{ ref('int_paid_events_attributed') }}
+    {%- if scope.mode == 'changes' %}
+    where paid_event_key in (select commission_event_keys.paid_event_key from commission_event_keys)
+    {%- endif %}
 ),
 
 programs as (
@@ -42,6 +139,8 @@ eligible_events as (
         events.partner_id,
         events.touch_source,
         events.touch_id,
+        events.touched_at,
+        partner_states.partner_state,
         programs.hold_days,
         programs.currency,
         programs.referral_rate_bps,
@@ -51,6 +150,8 @@ eligible_events as (
     from events
     inner join partners
         on events.partner_id = partners.partner_id
+    inner join partner_states
+        on events.partner_id = partner_states.partner_id
     inner join programs
         on events.program_id = programs.program_id
     inner join phases
@@ -132,6 +233,8 @@ commissions as (
         rate_version,
         touch_source,
         touch_id,
+        touched_at,
+        partner_state,
         recruited_by,
         referral_rate_bps,
         {{ bps_of_scaled('basis_scaled', 'rate_bps') }} as amount_cents
@@ -159,6 +262,8 @@ referrals as (
         commissions.rate_version,
         commissions.touch_source,
         commissions.touch_id,
+        commissions.touched_at,
+        commissions.partner_state,
         recruiters.recruited_by,
         commissions.referral_rate_bps,
         {{ bps_of_cents('commissions.amount_cents', 'commissions.referral_rate_bps') }} as amount_cents
@@ -175,14 +280,19 @@ earned as (
     select * from commissions
     union all
     select * from referrals
+),
+
+{# the ledger's columns, and what the scope compares (touched_at, partner_state): the
+    referral's working columns (recruited_by, referral_rate_bps) dropped #}
+computed as (
+    select {{ [
+        'program_id', 'partner_id', 'currency', 'entry_type', 'paid_event_key', 'paid_event_type',
+        'paid_event_id', 'customer_key', 'referred_partner_id', 'paid_at', 'hold_days',
+        'event_amount_cents', 'tier', 'phase', 'month_number', 'rate_bps', 'rate_version',
+        'touch_source', 'touch_id', 'touched_at', 'partner_state', 'amount_cents',
+    ] | join(', ') }}
+    from earned
+    where amount_cents != 0
 )
 
-{#- the ledger's columns: the referral's working columns (recruited_by, referral_rate_bps) dropped -#}
-select {{ [
-    'program_id', 'partner_id', 'currency', 'entry_type', 'paid_event_key', 'paid_event_type',
-    'paid_event_id', 'customer_key', 'referred_partner_id', 'paid_at', 'hold_days',
-    'event_amount_cents', 'tier', 'phase', 'month_number', 'rate_bps', 'rate_version',
-    'touch_source', 'touch_id', 'amount_cents',
-] | join(', ') }}
-from earned
-where amount_cents != 0
+{{ scope_select(scope, 'computed', 'commission_event_keys', 'paid_event_key') }}

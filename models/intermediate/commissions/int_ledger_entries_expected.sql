@@ -1,7 +1,21 @@
 {#- What every partner should have been credited, from all data this run sees (SPEC §2.8).
     The ledger key identifies an entry for correction: the same key with another amount is
     corrected by the difference; a changed partner or date is another key, so the old entry is
-    reversed and the new one booked (SPEC §1.1 for adjustments). -#}
+    reversed and the new one booked (SPEC §1.1 for adjustments).
+
+    Scoped by difference (macros/change_scope.sql, docs/decisions/0026): a night computes every
+    entry and writes the entries that changed, so an unchanged history is not written again. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key='ledger_key',
+    incremental_strategy='scope_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies() }}
+{%- set scope = change_scope() %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
 with programs as (
     select program_id, currency from {{ ref('stg_rules__programs') }}
 ),
@@ -87,13 +101,17 @@ entries as (
     select * from clawbacks
     union all
     select * from adjustments
+),
+
+expected as (
+    select
+        {{ dbt.hash(
+            "concat_ws('|', program_id, partner_id, entry_type, source_key, "
+            ~ "coalesce(paid_event_type || ':' || paid_event_id, ''), "
+            ~ timestamp_key_text('earned_at') ~ ", " ~ timestamp_key_text('available_at') ~ ")"
+        ) }} as ledger_key,
+        *
+    from entries
 )
 
-select
-    {{ dbt.hash(
-        "concat_ws('|', program_id, partner_id, entry_type, source_key, "
-        ~ "coalesce(paid_event_type || ':' || paid_event_id, ''), "
-        ~ timestamp_key_text('earned_at') ~ ", " ~ timestamp_key_text('available_at') ~ ")"
-    ) }} as ledger_key,
-    *
-from entries
+{{ diff_scope_select(scope, 'expected', 'ledger_key') }}
