@@ -13,8 +13,9 @@
     - every event of a partner whose state differs from the one its entries were computed with
       (`partner_state`: the partner's program, recruiter and termination, and its recruiter's),
       and of a partner with no entry computed with its current state;
-    - every event of a (partner, month) whose tier the tier store wrote since the last build
-      (the months it has not frozen). -#}
+    - of the (partner, month)s the tier store wrote since the last build (the months it has
+      not frozen, and the month closed tonight): every entry rated at another tier than the
+      month has now, and every event without an entry (a tier can give it a rate). -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='paid_event_key',
@@ -72,9 +73,31 @@ changed_partners as (
 ),
 
 retiered_months as (
-    select partner_id, month_start
+    select partner_id, month_start, tier
     from {{ ref('ledger_partner_tiers_monthly') }}
     where {{ stamped_since(scope, 'evaluated_as_of') }}
+),
+
+{# of the months the store wrote since: the entries rated at another tier than the month has
+    now, and the events that earned nothing (a tier can give them a rate) #}
+retiered_events as (
+    select stored.paid_event_key
+    from {{ stored_commissions }} as stored
+    inner join retiered_months
+        on stored.partner_id = retiered_months.partner_id
+        and {{ month_start('stored.paid_at') }} = retiered_months.month_start
+    where stored.tier != retiered_months.tier
+    union
+    select current_events.paid_event_key
+    from {{ ref('int_paid_events_attributed') }} as current_events
+    inner join retiered_months
+        on current_events.partner_id = retiered_months.partner_id
+        and current_events.paid_month_start = retiered_months.month_start
+    where not exists (
+        select 1
+        from {{ stored_commissions }} as stored
+        where stored.paid_event_key = current_events.paid_event_key
+    )
 ),
 
 commission_event_keys as (
@@ -94,11 +117,7 @@ commission_event_keys as (
     from {{ stored_commissions }} as stored
     where stored.partner_id in (select changed_partners.partner_id from changed_partners)
     union
-    select current_events.paid_event_key
-    from {{ ref('int_paid_events_attributed') }} as current_events
-    inner join retiered_months
-        on current_events.partner_id = retiered_months.partner_id
-        and current_events.paid_month_start = retiered_months.month_start
+    select paid_event_key from retiered_events
 ),
 {%- endif %}
 
