@@ -55,7 +55,8 @@ def test_every_model_has_a_description(manifest: dict) -> None:
 
 
 def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
-    """unique + not_null on one column, or unique_combination over the key's columns. A view
+    """primary_key (unique and not null) on one column, unique + not_null, or
+    unique_combination over the key's columns. A view
     that names the model storing its rows (meta `key_tested_in`, e.g. the tier view of every
     month, whose store keeps the months that count) counts when that model is keyed."""
     keyed: dict[str, set[str]] = {}
@@ -66,7 +67,7 @@ def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
         model = node["attached_node"].split(".")[-1] if node.get("attached_node") else None
         if model is None:
             continue
-        if kind == "unique_combination":
+        if kind in ("unique_combination", "primary_key"):
             keyed.setdefault(model, set()).add("combination")
         elif kind in ("unique", "not_null"):
             keyed.setdefault(model, set()).add(f"{kind}:{node['column_name']}")
@@ -131,6 +132,16 @@ def _checks(test: dict) -> tuple[str, tuple[str, ...]]:
     return meta["name"], tuple(sorted(columns))
 
 
+def _implied(check: tuple[str, tuple[str, ...]]) -> set[tuple[str, tuple[str, ...]]]:
+    """A check and what it implies: `primary_key` is `unique_combination` (`unique` on one
+    column) and `not_null` on each of its columns."""
+    name, columns = check
+    if name != "primary_key":
+        return {check}
+    implied = {("unique_combination", columns)} | {("not_null", (column,)) for column in columns}
+    return implied | ({("unique", columns)} if len(columns) == 1 else set())
+
+
 def test_tests_a_night_skips_are_checked_by_a_table_the_same_night(manifest: dict) -> None:
     """A night skips the tests tagged `checked_downstream` (partner_ledger/settle/dbt.py): each
     must be on a view (a test of a view computes it again), and a model next to it in the
@@ -147,9 +158,10 @@ def test_tests_a_night_skips_are_checked_by_a_table_the_same_night(manifest: dic
 
     def nightly_checks(model: str) -> set[tuple[str, tuple[str, ...]]]:
         return {
-            _checks(test)
+            implied
             for test in tests.get(model, [])
             if "checked_downstream" not in test["config"]["tags"]
+            for implied in _implied(_checks(test))
         }
 
     skipped = [
