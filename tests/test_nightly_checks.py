@@ -55,5 +55,5 @@ def test_a_click_line_delivered_twice_stops_the_night(
     with pytest.raises(DbtError) as failed:
         dbt_build(warehouse, NIGHT, target_dir=tmp_path / "t")
     message = str(failed.value)
-    assert "unique_combination_int_clicks_delivered_delivery_seq__line_no" in message
+    assert "primary_key_int_clicks_delivered_delivery_seq__line_no" in message
     assert "int_clicks_validated" not in message  # skipped: the table's test says it
