@@ -8,8 +8,9 @@ its join condition, the ratio largest / max(scan, output), and every CTE DuckDB 
 more than 100,000 rows (a CTE read twice is copied: one that wraps a large model copies it
 every night). A join that multiplies rows
 (a key that omits the entity id, a range join over a whole history) shows as a ratio far above
-1; `--fail-above` turns that into an exit status. Incremental models are run as their full
-build (the compiled SQL of the last build, which is what the next night runs).
+1; `--fail-above` turns that into an exit status. Each model runs the compiled SQL of the last
+build, which is what the next night runs: an incremental model's select, and a scoped model's
+night (docs/decisions/0026: its scope and the rows in it) unless that build was a full one.
 
     .venv/bin/python benchmarks/plans.py --warehouse W --target T [--only int_commissions_computed]
 """
