@@ -81,29 +81,38 @@
 
 {#- The model's scope for this build, decided when the model executes:
     {'mode': 'full'} or {'mode': 'changes', 'prev_seq': N, 'prev_as_of_ts': 'timestamp SQL'},
-    with 'why' (each scoped model writes both in a comment of its compiled SQL). -#}
+    with 'why' (each scoped model writes both in a comment of its compiled SQL). A full build
+    says whether a stored table's keys are all replaced (`replaces_stored`): not on a first
+    build, and not in a dbt unit test, where the model has no relation of its own. -#}
 {% macro change_scope() -%}
-    {%- if not execute -%}{{ return({'mode': 'full', 'why': 'parsing'}) }}{%- endif -%}
-    {%- if model.resource_type == 'unit_test' -%}{{ return({'mode': 'full', 'why': 'unit test'}) }}{%- endif -%}
-    {%- if target.type != 'duckdb' or not is_incremental() -%}
-        {{ return({'mode': 'full', 'why': 'first build'}) }}
+    {%- if not execute -%}{{ return({'mode': 'full', 'why': 'parsing', 'replaces_stored': false}) }}{%- endif -%}
+    {%- if model.resource_type == 'unit_test' -%}
+        {{ return({'mode': 'full', 'why': 'unit test', 'replaces_stored': false}) }}
+    {%- endif -%}
+    {%- set stored = is_incremental() -%}
+    {%- if target.type != 'duckdb' or not stored -%}
+        {{ return({'mode': 'full', 'why': 'first build', 'replaces_stored': stored}) }}
     {%- endif -%}
     {%- set marks = scope_marks_relation() -%}
     {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
-        {{ return({'mode': 'full', 'why': 'no marks'}) }}
+        {{ return({'mode': 'full', 'why': 'no marks', 'replaces_stored': true}) }}
     {%- endif -%}
     {%- set previous = run_query(
         "select cast(built_as_of as varchar), through_seq, fingerprint from " ~ marks
         ~ " where model_name = '" ~ this.identifier ~ "'"
     ) -%}
-    {%- if previous.rows | length != 1 -%}{{ return({'mode': 'full', 'why': 'no marks'}) }}{%- endif -%}
+    {%- if previous.rows | length != 1 -%}
+        {{ return({'mode': 'full', 'why': 'no marks', 'replaces_stored': true}) }}
+    {%- endif -%}
     {%- set built_as_of, through_seq, fingerprint = previous.rows[0] -%}
     {%- set current = scope_fingerprint() -%}
     {%- if current is none or current != fingerprint -%}
-        {{ return({'mode': 'full', 'why': 'code or rules changed'}) }}
+        {{ return({'mode': 'full', 'why': 'code or rules changed', 'replaces_stored': true}) }}
     {%- endif -%}
     {%- set as_of = run_query("select cast(" ~ as_of_date() ~ " as varchar)").columns[0].values()[0] -%}
-    {%- if as_of < built_as_of -%}{{ return({'mode': 'full', 'why': 'as-of went backwards'}) }}{%- endif -%}
+    {%- if as_of < built_as_of -%}
+        {{ return({'mode': 'full', 'why': 'as-of went backwards', 'replaces_stored': true}) }}
+    {%- endif -%}
     {{ return({
         'mode': 'changes',
         'why': 'deliveries after ' ~ through_seq ~ ', records from ' ~ built_as_of,
@@ -174,7 +183,7 @@
 {% macro scope_select(scope, rows, scope_keys, key) -%}
     {%- if scope.mode == 'changes' -%}
         {{ scope_replace_rows(rows, scope_keys, key) }}
-    {%- elif model.resource_type != 'unit_test' and is_incremental() -%}
+    {%- elif scope.replaces_stored -%}
         {{ scope_replace_rows(
             rows, '(select ' ~ key ~ ' from ' ~ this ~ ' union select ' ~ key ~ ' from ' ~ rows ~ ')', key
         ) }}
