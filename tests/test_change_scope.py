@@ -198,11 +198,15 @@ def _stripe_changes(
     }
 
 
+TierChange = tuple[str, datetime, str]  # (partner, open month, its tier before the delivery)
+
+
 def _tracking_changes(
     con: duckdb.DuckDBPyConnection, landing: Path, rng: random.Random, night: date
-) -> None:
+) -> list[TierChange]:
     """Late signups (earlier signups for emails of Stripe customers, a signup's new email), a
-    sale's new version and late clicks that win, as new tracking files."""
+    sale's new version and late clicks that win, as new tracking files; returns the tier the
+    late sales aim to raise (_tier_changes)."""
     customers = [c for c in _latest(con, "customers") if c.get("email")]
     rng.shuffle(customers)
     signups = con.execute(
@@ -230,7 +234,8 @@ def _tracking_changes(
         values = ["" if value is None else str(value) for value in row]
         values[4] = str(int(values[4]) * 2 if values[4].isdigit() else 1000)
         changed.append(values)
-    changed += _tier_changes(con, rng, night)
+    tier_sales, tier_changes = _tier_changes(con, rng, night)
+    changed += tier_sales
     _write_csv(
         _late_file(landing / "tracking" / "sales", night), TRACKING_COLUMNS["sales"], changed
     )
@@ -244,13 +249,17 @@ def _tracking_changes(
         TRACKING_COLUMNS["partners"],
         _partner_changes(con, rng, night),
     )
+    return tier_changes
 
 
-def _tier_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list:
+def _tier_changes(
+    con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
+) -> tuple[list, list[TierChange]]:
     """Late sales that raise a partner's tier of the month still open, for a partner with an
     event of that month already stored: 25 new customers through the partner's coupon, 500.00
     each, five days before the month (inside every lookback). The stored events earn at the
-    new tier's rate although nothing about them changed. None while no such partner exists."""
+    new tier's rate although nothing about them changed. The sales, and the tier they aim to
+    raise; none while no such partner exists."""
     found = con.execute(
         "select tiers.partner_id, tiers.program_id, tiers.month_start, tiers.tier, "
         "min(coupons.coupon_code), min(programs.currency) "
@@ -263,12 +272,11 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: dat
         "group by all order by 1"
     ).fetchall()
     if not found:
-        return []
+        return [], []
     partner, program, month_start, tier, coupon, currency = rng.choice(found)
-    TIER_CHANGES.append((partner, month_start, tier))
     occurred = month_start - timedelta(days=5)
     tag = f"{night:%m%d}_{rng.randrange(10**6)}"
-    return [
+    sales = [
         [
             f"tier_{tag}_{n}",
             program,
@@ -282,6 +290,7 @@ def _tier_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: dat
         ]
         for n in range(25)
     ]
+    return sales, [(partner, month_start, tier)]
 
 
 def _partner_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list:
@@ -357,7 +366,6 @@ def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
     ]
 
 
-TIER_CHANGES: list[tuple[str, datetime, str]] = []  # (partner, open month, tier before)
 TIER_COLUMNS = (
     "partner_month_id, program_id, partner_id, month_start, month_end, tier, tier_rank, "
     "customers_count, revenue_scaled, revenue_cents"
@@ -383,7 +391,6 @@ def _tiers_written(warehouse: Path, night: date) -> tuple[int, int]:
 
 
 def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
-    TIER_CHANGES.clear()
     landing = tmp_path / "landing"
     generate_demo_landing(landing, seed=5, months=8)
     held = tmp_path / "held"
@@ -396,6 +403,7 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
     ingest_landing(con, landing)
     con.close()
     rng = random.Random(3)
+    tier_changes: list[TierChange] = []
     for index, night in enumerate(NIGHTS):
         if index:
             con = connect(warehouse)
@@ -403,7 +411,7 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
                 shutil.copyfile(held / "refunds.jsonl", landing / "stripe" / "refunds.jsonl")
             counts = _stripe_changes(con, rng, night)
             assert min(counts.values()) > 0, counts
-            _tracking_changes(con, landing, rng, night)
+            tier_changes += _tracking_changes(con, landing, rng, night)
             ingest_landing(con, landing)
             con.close()
         reference = tmp_path / f"full-{index}-{night}" / WAREHOUSE
@@ -427,7 +435,7 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     raised = [
         partner
-        for partner, month_start, tier in TIER_CHANGES
+        for partner, month_start, tier in tier_changes
         if con.execute(
             "select tier from ledger.ledger_partner_tiers_monthly "
             "where partner_id = ? and month_start = ?",
@@ -435,7 +443,7 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
         ).fetchone()[0]
         != tier
     ]
-    assert raised, TIER_CHANGES  # a stored event's tier did change under it
+    assert raised, tier_changes  # a stored event's tier did change under it
     marks = con.execute(
         "select model_name, built_as_of from intermediate.scope_marks order by 1"
     ).fetchall()

@@ -56,9 +56,9 @@ def test_every_model_has_a_description(manifest: dict) -> None:
 
 def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
     """primary_key (unique and not null) on one column, unique + not_null, or
-    unique_combination over the key's columns. A view
-    that names the model storing its rows (meta `key_tested_in`, e.g. the tier view of every
-    month, whose store keeps the months that count) counts when that model is keyed."""
+    unique_combination over the key's columns. A view that names the model storing its rows
+    (meta `key_tested_in`, e.g. the tier view of every month, whose store keeps the months that
+    count) counts when that model is keyed."""
     keyed: dict[str, set[str]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or "test_metadata" not in node:
