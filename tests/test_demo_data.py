@@ -585,3 +585,20 @@ def test_iban_check() -> None:
     assert is_valid_iban("fr76 3000 6000 0112 3456 7890 189")
     assert not is_valid_iban("DE89370400440532013001")
     assert not is_valid_iban("DE8937")
+
+
+def test_partner_codes_stay_unique_past_the_two_digit_suffixes() -> None:
+    """L's 28,500 partners share about 100 company slugs: more partners than a slug's 98
+    two-digit codes. The generator hung there; every code must still be new."""
+    import random
+
+    from partner_ledger.demo.partners import _partner_identity
+    from partner_ledger.demo.shape import RESERVED_CODES
+
+    rng = random.Random(7)
+    used: set[str] = set()
+    codes = [_partner_identity(rng, used)[2] for _ in range(30_000)]
+    assert len(set(codes)) == len(codes) == 30_000
+    assert not set(codes) & set(RESERVED_CODES)
+    longest = Counter(re.sub(r"\d+$", "", code) for code in codes).most_common(1)[0]
+    assert longest[1] > 98, "some slug has more partners than two digits can number"

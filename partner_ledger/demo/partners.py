@@ -40,8 +40,14 @@ def _partner_identity(rng: random.Random, used_codes: set[str]) -> tuple[str, st
         slug = _ascii_slug(first + last)
         email = f"{_ascii_slug(first)}.{_ascii_slug(last)}@{rng.choice(MAIL_DOMAINS)}"
     code = slug[:14]
+    tries = 0
     while code in used_codes or code in RESERVED_CODES:
-        code = f"{slug[:12]}{rng.randint(2, 99)}"
+        # Two digits first (every scale up to M draws only these, so its files do not change).
+        # A company slug is shared by about 1 % of the partners: at L (28,500 partners) one
+        # slug has more than the 98 two-digit codes, and the loop never ended.
+        tries += 1
+        suffix = rng.randint(2, 99) if tries <= 50 else rng.randint(100, 99_999)
+        code = f"{slug[:12]}{suffix}"
     used_codes.add(code)
     return name, email, code
 
