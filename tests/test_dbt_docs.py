@@ -170,7 +170,8 @@ def test_tests_a_night_skips_are_checked_by_a_table_the_same_night(manifest: dic
         for test in model_tests
         if "checked_downstream" in test["config"]["tags"]
     ]
-    assert len(skipped) >= 7, "the clicks and touches views' checks are the ones skipped"
+    # the clicks' two views and the verdicts view (the candidates became a table in session 13)
+    assert len(skipped) >= 3, "the clicks and verdicts views' checks are the ones skipped"
     wrong = []
     for name, test in skipped:
         if models[name]["config"]["materialized"] != "view":
