@@ -602,3 +602,30 @@ def test_partner_codes_stay_unique_past_the_two_digit_suffixes() -> None:
     assert not set(codes) & set(RESERVED_CODES)
     longest = Counter(re.sub(r"\d+$", "", code) for code in codes).most_common(1)[0]
     assert longest[1] > 98, "some slug has more partners than two digits can number"
+
+
+def test_stripe_files_are_written_line_by_line_as_from_a_list() -> None:
+    """The Stripe files are streamed from disk (`_Spill`), not built as one list: the malformed
+    lines land where `_interleave` put them, and the lines come out sorted by (time, id, line)."""
+    import random
+
+    from partner_ledger.demo.billing import _Spill
+    from partner_ledger.demo.context import _interleave, _interleave_positions
+
+    for seed in range(50):
+        lines = [f"line {i}" for i in range(seed % 7)]
+        extra = [f"bad {i}" for i in range(seed % 4)]
+        expected = _interleave(random.Random(seed), lines, extra)
+        placed = _interleave_positions(random.Random(seed), len(lines), extra)
+        rest = iter(lines)
+        assert [placed.get(i) or next(rest) for i in range(len(expected))] == expected
+
+    rng = random.Random(3)
+    rows = [(rng.randint(0, 5), f"id_{rng.randint(0, 3)}", f'{{"n": {n}}}') for n in range(400)]
+    spill = _Spill()
+    try:
+        for ts, object_id, line in rows:
+            spill.append(ts, object_id, line)
+        assert list(spill.lines_in_order()) == [line for _, _, line in sorted(rows)]
+    finally:
+        spill.close()

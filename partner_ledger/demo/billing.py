@@ -5,19 +5,21 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import tempfile
+from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from partner_ledger.demo.context import (
     _add_months_ts,
     _csv_line,
     _Ctx,
-    _interleave,
+    _interleave_positions,
     _iso_mixed,
     _Journey,
+    _open_out,
     _stripe_id,
-    _write_lines,
     _write_tracking_file,
     iso,
 )
@@ -32,28 +34,81 @@ from partner_ledger.demo.shape import (
 from partner_ledger.demo.tracking import _bad_count
 
 
-@dataclass
+class _Spill:
+    """JSON lines of one Stripe file kept on disk, not in memory (at L, 20 million objects
+    held as strings took more than the machine's 24 GB): each line is appended to a temporary
+    file and only its time, id and offset stay in memory. ``lines_in_order`` yields them by
+    (time, id, line), the order the demo files have always had."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.times = array("q")
+        self.ids: list[str] = []
+        self.offsets = array("q", [0])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def append(self, ts: int, object_id: str, line: str) -> None:
+        data = line.encode()
+        self.file.write(data)
+        self.times.append(ts)
+        self.ids.append(object_id)
+        self.offsets.append(self.offsets[-1] + len(data))
+
+    def line(self, index: int) -> str:
+        self.file.seek(self.offsets[index])
+        return self.file.read(self.offsets[index + 1] - self.offsets[index]).decode()
+
+    def lines_in_order(self) -> Iterator[str]:
+        self.file.flush()
+        times, ids = self.times, self.ids
+        order = sorted(range(len(ids)), key=lambda i: (times[i], ids[i]))
+        start = 0
+        while start < len(order):
+            end = start + 1
+            first = order[start]
+            while end < len(order) and (times[order[end]], ids[order[end]]) == (
+                times[first],
+                ids[first],
+            ):
+                end += 1
+            # the same object at the same time twice (rare): by the line, as sorted() did
+            yield from sorted(self.line(i) for i in order[start:end])
+            start = end
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class _Stripe:
-    """Stripe JSON lines by file: first versions and later versions, as (time, id, line).
+    """Stripe JSON lines by file: first versions and later versions, spilled to disk.
 
     Objects are serialised when added, so a later change to a dict never alters a written line.
     """
 
-    first: dict[str, list[tuple[int, str, str]]] = field(
-        default_factory=lambda: {name: [] for name in STRIPE_FILES}
-    )
-    later: dict[str, list[tuple[int, str, str]]] = field(
-        default_factory=lambda: {name: [] for name in STRIPE_FILES}
-    )
-    paid_charges: list[tuple[str, str, int]] = field(default_factory=list)  # id, currency, created
+    def __init__(self) -> None:
+        self.first = {name: _Spill() for name in STRIPE_FILES}
+        self.later = {name: _Spill() for name in STRIPE_FILES}
+        # positions in first["charges"] of the succeeded charges
+        self.paid_charges = array("q")
 
     def add(self, name: str, ts: int, obj: dict[str, Any]) -> None:
-        self.first[name].append((ts, obj["id"], json.dumps(obj)))
         if name == "charges" and obj["status"] == "succeeded":
-            self.paid_charges.append((obj["id"], obj["currency"], obj["created"]))
+            self.paid_charges.append(len(self.first[name]))
+        self.first[name].append(ts, obj["id"], json.dumps(obj))
 
     def update(self, name: str, ts: int, obj: dict[str, Any]) -> None:
-        self.later[name].append((ts, obj["id"], json.dumps(obj)))
+        self.later[name].append(ts, obj["id"], json.dumps(obj))
+
+    def paid_charge(self, position: int) -> tuple[str, str, int]:
+        """(id, currency, created) of a succeeded charge."""
+        charge = json.loads(self.first["charges"].line(position))
+        return charge["id"], charge["currency"], charge["created"]
+
+    def close(self) -> None:
+        for spill in (*self.first.values(), *self.later.values()):
+            spill.close()
 
 
 @dataclass
@@ -387,7 +442,7 @@ def _make_stripe(ctx: _Ctx) -> _Stripe:
 def _malformed_stripe(ctx: _Ctx, rng: random.Random, out: _Stripe) -> dict[str, list[str]]:
     """Lines the loader must quarantine, a few per file (not JSON, no id, unknown charge...)."""
     charge, currency, created = (
-        rng.choice(out.paid_charges) if out.paid_charges else ("ch_none", "eur", 0)
+        out.paid_charge(rng.choice(out.paid_charges)) if out.paid_charges else ("ch_none", "eur", 0)
     )
     ts = min(max(created, ctx.start_ts) + 2 * DAY, ctx.end_ts - 1)
     other = "usd" if currency == "eur" else "eur"
@@ -430,14 +485,29 @@ def _malformed_stripe(ctx: _Ctx, rng: random.Random, out: _Stripe) -> dict[str, 
 
 def _write_stripe(ctx: _Ctx, out: _Stripe) -> None:
     rng = ctx.rng("stripe-files")
-    malformed = _malformed_stripe(ctx, rng, out)
-    for name in STRIPE_FILES:
-        lines = [line + "\n" for _, _, line in sorted(out.first[name])]
-        lines = _interleave(rng, lines, [line + "\n" for line in malformed[name]])
-        lines += [line + "\n" for _, _, line in sorted(out.later[name])]
-        _write_lines(ctx.landing / "stripe" / f"{name}.jsonl", None, lines)
-        ctx.add("malformed_rows", len(malformed[name]))
-        ctx.add("files")
+    try:
+        malformed = _malformed_stripe(ctx, rng, out)
+        for name in STRIPE_FILES:
+            first = out.first[name]
+            # the malformed lines at random places among the first versions, as _interleave
+            extra = _interleave_positions(rng, len(first), malformed[name])
+            with _open_out(ctx.landing / "stripe" / f"{name}.jsonl") as file:
+                position = 0
+                for line in first.lines_in_order():
+                    while position in extra:
+                        file.write((extra[position] + "\n").encode())
+                        position += 1
+                    file.write((line + "\n").encode())
+                    position += 1
+                while position in extra:
+                    file.write((extra[position] + "\n").encode())
+                    position += 1
+                for line in out.later[name].lines_in_order():
+                    file.write((line + "\n").encode())
+            ctx.add("malformed_rows", len(malformed[name]))
+            ctx.add("files")
+    finally:
+        out.close()
 
 
 def _sales_for(

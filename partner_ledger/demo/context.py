@@ -147,6 +147,17 @@ def _interleave(rng: random.Random, lines: list[str], extra: Sequence[str]) -> l
     return out
 
 
+def _interleave_positions(rng: random.Random, count: int, extra: Sequence[str]) -> dict[int, str]:
+    """Where ``_interleave`` puts each of ``extra`` among ``count`` lines (the same draws), as
+    {final position: line}, for files written line by line instead of from a list."""
+    positions: list[int] = []  # of extra[0], extra[1], ...: moved on as later ones go before
+    for number in range(len(extra)):
+        position = rng.randint(0, count + number)
+        positions = [p + 1 if p >= position else p for p in positions]
+        positions.append(position)
+    return dict(zip(positions, extra, strict=True))
+
+
 def _write_tracking_file(
     ctx: _Ctx, rng: random.Random, name: str, file_name: str, rows: list[str], bad: Sequence[str]
 ) -> None:
