@@ -132,13 +132,17 @@ def _checks(test: dict) -> tuple[str, tuple[str, ...]]:
     return meta["name"], tuple(sorted(columns))
 
 
-def _implied(check: tuple[str, tuple[str, ...]]) -> set[tuple[str, tuple[str, ...]]]:
-    """A check and what it implies: `primary_key` is `unique_combination` (`unique` on one
-    column) and `not_null` on each of its columns."""
+def _implied(test: dict) -> set[tuple[str, tuple[str, ...]]]:
+    """A test's check and what it implies: `primary_key` is `unique_combination` (`unique` on
+    one column) and `not_null` on each of its columns but those it names `nullable`."""
+    check = _checks(test)
     name, columns = check
     if name != "primary_key":
         return {check}
-    implied = {("unique_combination", columns)} | {("not_null", (column,)) for column in columns}
+    nullable = set(test["test_metadata"]["kwargs"].get("nullable") or [])
+    implied = {("unique_combination", columns)} | {
+        ("not_null", (column,)) for column in columns if column not in nullable
+    }
     return implied | ({("unique", columns)} if len(columns) == 1 else set())
 
 
@@ -161,7 +165,7 @@ def test_tests_a_night_skips_are_checked_by_a_table_the_same_night(manifest: dic
             implied
             for test in tests.get(model, [])
             if "checked_downstream" not in test["config"]["tags"]
-            for implied in _implied(_checks(test))
+            for implied in _implied(test)
         }
 
     skipped = [

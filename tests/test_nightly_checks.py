@@ -57,3 +57,39 @@ def test_a_click_line_delivered_twice_stops_the_night(
     message = str(failed.value)
     assert "primary_key_int_clicks_delivered_delivery_seq__line_no" in message
     assert "int_clicks_validated" not in message  # skipped: the table's test says it
+
+
+@pytest.mark.parametrize(
+    ("rows", "fails"),
+    [
+        # a customer with no key: its program is required, the key column may be empty
+        ([("prog_eur", None)], False),
+        ([(None, "c-no-program")], True),
+        # two customers without a key in one program repeat the key (nulls group as one value)
+        ([("prog_eur", None), ("prog_eur", None)], True),
+        ([("prog_eur", "c-twice"), ("prog_eur", "c-twice")], True),
+    ],
+)
+def test_primary_key_with_a_nullable_column(
+    example_three_nights: Path, tmp_path: Path, rows: list, fails: bool
+) -> None:
+    """`primary_key(columns=..., nullable=...)` (macros/test_primary_key.sql), run by dbt on
+    int_customers_identified's rows: a null is allowed only in the columns named nullable, and a
+    repeated key fails whether or not it holds a null."""
+    warehouse = _copy(example_three_nights, tmp_path)
+    con = connect(warehouse)
+    try:
+        con.executemany(
+            "insert into intermediate.int_customers_identified (program_id, customer_key) "
+            "values (?, ?)",
+            rows,
+        )
+    finally:
+        con.close()
+    select = "test_name:primary_key,int_customers_identified"
+    if not fails:
+        assert dbt_build(warehouse, NIGHT, select=select, target_dir=tmp_path / "t").nodes == 1
+        return
+    with pytest.raises(DbtError) as failed:
+        dbt_build(warehouse, NIGHT, select=select, target_dir=tmp_path / "t")
+    assert "primary_key_int_customers_identified" in str(failed.value)
