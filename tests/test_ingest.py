@@ -636,3 +636,47 @@ def test_tracking_and_stripe_load_side_by_side_with_delivery_numbers_in_path_ord
         assert [row[0] for row in manifest] == in_path_order
     assert tables["first"] == tables["second"]
     assert len(tables["first"]["stripe_objects"]) > 0
+
+
+def _stripe_file(path: Path, objects: int, huge_last: bool) -> Path:
+    """invoices.jsonl: `objects` small invoices, one line that is not JSON, and maybe a last
+    invoice of 100 MB (more than a 32MB memory cap lets DuckDB hold)."""
+    with path.open("w") as handle:
+        for number in range(objects):
+            handle.write(json.dumps({"id": f"in_{number}", "object": "invoice"}) + "\n")
+            if number == 3:
+                handle.write("{not json\n")
+        if huge_last:
+            handle.write(json.dumps({"id": "in_huge", "pad": "x" * (100 << 20)}) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_stripe_file_commits_as_it_goes_and_loads_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """A Stripe file is committed every STRIPE_COMMIT_LINES lines (one transaction for
+    invoices.jsonl held 6.4 GB at L). A file that fails after some of its lines were committed
+    leaves none of its rows, rejects or manifest row; one that loads has them all."""
+    from partner_ledger.io import ingest
+
+    monkeypatch.setattr(ingest, "STRIPE_BATCH_LINES", 10)
+    monkeypatch.setattr(ingest, "STRIPE_COMMIT_LINES", 20)  # 120 lines: six commits
+    monkeypatch.setenv("PARTNER_LEDGER_MEMORY_LIMIT", "32MB")
+    path = _stripe_file(tmp_path / "invoices.jsonl", 120, huge_last=fails)
+    con = connect(tmp_path / "w.duckdb")
+    ensure_raw_schema(con)
+    try:
+        if fails:
+            with pytest.raises(duckdb.OutOfMemoryException):
+                ingest.load_stripe_file(con, "invoices", path, "stripe/invoices.jsonl", "sha", 7)
+        else:
+            load = ingest.load_stripe_file(con, "invoices", path, "stripe/invoices.jsonl", "sha", 7)
+            assert (load.rows_loaded, load.rows_rejected) == (120, 1)
+        counts = [
+            con.execute(f"select count(*) from raw.{table} where delivery_seq = 7").fetchone()[0]
+            for table in ("stripe_objects", "ingest_rejects", "load_manifest")
+        ]
+    finally:
+        con.close()
+    assert counts == ([0, 0, 0] if fails else [120, 1, 1])

@@ -465,6 +465,7 @@ def _finish(
 
 
 STRIPE_BATCH_LINES = 50_000  # lines inserted at a time: memory stays flat whatever the file
+STRIPE_COMMIT_LINES = 500_000  # lines per transaction (load_stripe_file)
 
 
 @dataclass
@@ -540,13 +541,35 @@ def load_stripe_file(
 ) -> FileLoad:
     """Load one Stripe JSONL file: each line a JSON object with an ``id``, kept verbatim.
 
-    Lines (and rejects) go in as Arrow batches of STRIPE_BATCH_LINES inside the caller's
-    transaction, so a file of millions of objects needs no more memory than one batch and still
-    loads whole or not at all.
+    Lines (and rejects) go in as Arrow batches of STRIPE_BATCH_LINES, committed every
+    STRIPE_COMMIT_LINES: DuckDB keeps what a transaction appends in memory until it commits (at
+    L, invoices.jsonl's 7.5 million lines in one transaction peaked at 6.4 GB under a 3 GB cap;
+    committed every 500,000 lines, at 2.6 GB, in the same time). The file still loads whole or
+    not at all: when it fails, the rows and rejects of its delivery are deleted, and its
+    manifest row, written last, never is. A run that dies mid-file leaves its working copy,
+    which the next run discards (docs/decisions/0027).
     """
     seq = next_delivery_seq(con) if seq is None else seq
+    con.execute("begin transaction")
+    try:
+        load = _load_stripe_lines(con, obj, path, rel_path, sha, seq)
+        con.execute("commit")
+    except BaseException as failure:
+        _rollback_if_open(con)
+        try:
+            _forget_delivery(con, seq)
+        except duckdb.Error as cleanup:
+            failure.add_note(f"and the rows it had committed could not be deleted: {cleanup}")
+        raise
+    return load
+
+
+def _load_stripe_lines(
+    con: duckdb.DuckDBPyConnection, obj: str, path: Path, rel_path: str, sha: str, seq: int
+) -> FileLoad:
+    """The body of load_stripe_file, in its open transaction (committed as it goes)."""
     batch = _StripeBatch()
-    loaded = 0
+    loaded = committed = 0
     rejected: list[tuple[int, str, str, int, str, str]] = []
     rejected_count = 0
     with path.open("rb") as handle:
@@ -570,6 +593,10 @@ def load_stripe_file(
                 batch.lines.append(raw)
                 if len(batch.line_nos) == STRIPE_BATCH_LINES:
                     loaded += batch.insert(con, seq, rel_path, obj)
+                    if loaded - committed >= STRIPE_COMMIT_LINES:
+                        con.execute("commit")
+                        con.execute("begin transaction")
+                        committed = loaded
                 continue
             text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             rejected.append((seq, obj, rel_path, line_no, text, reason))
@@ -580,6 +607,22 @@ def load_stripe_file(
     loaded += batch.insert(con, seq, rel_path, obj)
     _insert_arrow(con, "raw.ingest_rejects", REJECT_COLUMNS, rejected)
     return _record(con, seq, "stripe_file", obj, rel_path, sha, loaded, rejected_count)
+
+
+def _rollback_if_open(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        pass  # no transaction open: the failure came between a commit and the next begin
+
+
+def _forget_delivery(con: duckdb.DuckDBPyConnection, seq: int) -> None:
+    """Delete what a failed Stripe file committed before it failed (its manifest row comes
+    last, so there is none)."""
+    con.execute("begin transaction")
+    con.execute("delete from raw.stripe_objects where delivery_seq = ?", [seq])
+    con.execute("delete from raw.ingest_rejects where delivery_seq = ?", [seq])
+    con.execute("commit")
 
 
 def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSummary:
@@ -632,14 +675,7 @@ def _load_files(
 ) -> list[FileLoad]:
     loads = []
     for table, path, rel_path, sha, seq in files:
-        if kind == "tracking":  # its own transactions
-            loads.append(load_tracking_file(con, table, path, rel_path, sha, seq))
-            continue
-        con.execute("begin transaction")
-        try:
-            loads.append(load_stripe_file(con, table, path, rel_path, sha, seq))
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+        # each loader runs its own transactions: a file loads whole or not at all
+        loader = load_tracking_file if kind == "tracking" else load_stripe_file
+        loads.append(loader(con, table, path, rel_path, sha, seq))
     return loads
