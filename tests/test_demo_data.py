@@ -606,19 +606,22 @@ def test_partner_codes_stay_unique_past_the_two_digit_suffixes() -> None:
 
 def test_stripe_files_are_written_line_by_line_as_from_a_list() -> None:
     """The Stripe files are streamed from disk (`_Spill`), not built as one list: the malformed
-    lines land where `_interleave` put them, and the lines come out sorted by (time, id, line)."""
+    lines land where inserting them one by one into the list would put them (the files the
+    generator always wrote), and the lines come out sorted by (time, id, line)."""
     import random
 
     from partner_ledger.demo.billing import _Spill
-    from partner_ledger.demo.context import _interleave, _interleave_positions
+    from partner_ledger.demo.context import _interleave, _interleave_positions, _interleaved
 
     for seed in range(50):
         lines = [f"line {i}" for i in range(seed % 7)]
         extra = [f"bad {i}" for i in range(seed % 4)]
-        expected = _interleave(random.Random(seed), lines, extra)
+        rng, expected = random.Random(seed), list(lines)
+        for line in extra:
+            expected.insert(rng.randint(0, len(expected)), line)
+        assert _interleave(random.Random(seed), lines, extra) == expected
         placed = _interleave_positions(random.Random(seed), len(lines), extra)
-        rest = iter(lines)
-        assert [placed.get(i) or next(rest) for i in range(len(expected))] == expected
+        assert list(_interleaved(iter(lines), placed)) == expected
 
     rng = random.Random(3)
     rows = [(rng.randint(0, 5), f"id_{rng.randint(0, 3)}", f'{{"n": {n}}}') for n in range(400)]

@@ -16,6 +16,7 @@ from partner_ledger.demo.context import (
     _csv_line,
     _Ctx,
     _interleave_positions,
+    _interleaved,
     _iso_mixed,
     _Journey,
     _open_out,
@@ -63,19 +64,13 @@ class _Spill:
     def lines_in_order(self) -> Iterator[str]:
         self.file.flush()
         times, ids = self.times, self.ids
-        order = sorted(range(len(ids)), key=lambda i: (times[i], ids[i]))
-        start = 0
-        while start < len(order):
-            end = start + 1
-            first = order[start]
-            while end < len(order) and (times[order[end]], ids[order[end]]) == (
-                times[first],
-                ids[first],
-            ):
-                end += 1
+
+        def key(i: int) -> tuple[int, str]:
+            return times[i], ids[i]
+
+        for _, same in itertools.groupby(sorted(range(len(ids)), key=key), key=key):
             # the same object at the same time twice (rare): by the line, as sorted() did
-            yield from sorted(self.line(i) for i in order[start:end])
-            start = end
+            yield from sorted(self.line(i) for i in same)
 
     def close(self) -> None:
         self.file.close()
@@ -488,21 +483,14 @@ def _write_stripe(ctx: _Ctx, out: _Stripe) -> None:
     try:
         malformed = _malformed_stripe(ctx, rng, out)
         for name in STRIPE_FILES:
-            first = out.first[name]
-            # the malformed lines at random places among the first versions, as _interleave
+            first, later = out.first[name], out.later[name]
+            # the malformed lines at random places among the first versions
             extra = _interleave_positions(rng, len(first), malformed[name])
+            lines = itertools.chain(
+                _interleaved(first.lines_in_order(), extra), later.lines_in_order()
+            )
             with _open_out(ctx.landing / "stripe" / f"{name}.jsonl") as file:
-                position = 0
-                for line in first.lines_in_order():
-                    while position in extra:
-                        file.write((extra[position] + "\n").encode())
-                        position += 1
-                    file.write((line + "\n").encode())
-                    position += 1
-                while position in extra:
-                    file.write((extra[position] + "\n").encode())
-                    position += 1
-                for line in out.later[name].lines_in_order():
+                for line in lines:
                     file.write((line + "\n").encode())
             ctx.add("malformed_rows", len(malformed[name]))
             ctx.add("files")

@@ -10,7 +10,7 @@ import io
 import itertools
 import random
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -141,21 +141,33 @@ def _write_lines(path: Path, header: Sequence[str] | None, lines: Sequence[str])
 
 def _interleave(rng: random.Random, lines: list[str], extra: Sequence[str]) -> list[str]:
     """``lines`` with each of ``extra`` inserted at a random position."""
-    out = list(lines)
-    for line in extra:
-        out.insert(rng.randint(0, len(out)), line)
-    return out
+    return list(_interleaved(lines, _interleave_positions(rng, len(lines), extra)))
 
 
 def _interleave_positions(rng: random.Random, count: int, extra: Sequence[str]) -> dict[int, str]:
-    """Where ``_interleave`` puts each of ``extra`` among ``count`` lines (the same draws), as
-    {final position: line}, for files written line by line instead of from a list."""
+    """Where each of ``extra``, inserted in turn at a random position among ``count`` lines,
+    ends up: {final position: line}."""
     positions: list[int] = []  # of extra[0], extra[1], ...: moved on as later ones go before
     for number in range(len(extra)):
         position = rng.randint(0, count + number)
         positions = [p + 1 if p >= position else p for p in positions]
         positions.append(position)
     return dict(zip(positions, extra, strict=True))
+
+
+def _interleaved(lines: Iterable[str], placed: dict[int, str]) -> Iterator[str]:
+    """``lines`` with the lines of ``placed`` at their final positions, one at a time (a
+    Stripe file of millions of lines is streamed, never held as a list)."""
+    position = 0
+    for line in lines:
+        while position in placed:
+            yield placed[position]
+            position += 1
+        yield line
+        position += 1
+    while position in placed:
+        yield placed[position]
+        position += 1
 
 
 def _write_tracking_file(
