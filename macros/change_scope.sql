@@ -156,12 +156,29 @@
 {#- Incremental strategy of scoped models: the model returns the recomputed rows and, flagged
     `scope_only`, the key of every row it recomputed (whether or not a row came back: a key can
     disappear). Each such key's stored row is deleted; the recomputed rows are inserted. The
-    flag column is not a column of the table (the insert names the table's columns). -#}
+    flag column is not a column of the table (the insert names the table's columns).
+
+    A recomputed row equal to its stored row in every column (nulls equal, as INTERSECT
+    compares) is first dropped from the model's temporary table, with its key: it is neither
+    deleted nor inserted. A scope is wider than what changes (on M's closing night
+    fct_paid_events recomputed 27,505 rows and 5,581 differed; fct_ledger_entries 483,750 and
+    229,429), and each replaced row is a deleted row the table keeps until a checkpoint
+    compacts it (partner_ledger.io.warehouse.checkpoint). -#}
 {% macro get_incremental_scope_replace_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ source }}
+    where {{ key }} in (
+        select unchanged.{{ key }}
+        from (
+            select {{ columns }} from {{ target }}
+            where {{ key }} in (select {{ key }} from {{ source }} where scope_only)
+            intersect
+            select {{ columns }} from {{ source }} where not scope_only
+        ) as unchanged
+    );
     delete from {{ target }}
     where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
     insert into {{ target }} ({{ columns }})

@@ -27,7 +27,7 @@ import os
 import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -372,7 +372,11 @@ def _stage_in_worker(batch: Batch, out: Path, held: dict) -> StagedBatch | None:
 
 
 def stage_missing(
-    con: duckdb.DuckDBPyConnection, out: Path, *, warehouse: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    out: Path,
+    *,
+    warehouse: Path | None = None,
+    before_workers: Callable[[], None] | None = None,
 ) -> list[StagedBatch]:
     """Stage every closed batch whose folder is missing, oldest first (a batch held for review
     to its review folder); when one cannot be produced, discard those already staged and raise
@@ -380,7 +384,9 @@ def stage_missing(
 
     Given the ``warehouse`` file behind ``con`` and at least PARALLEL_FROM batches to stage,
     one worker process per core renders them, each with its own read-only connection; the
-    folders are the same as one process writes."""
+    folders are the same as one process writes. ``before_workers`` is called before they
+    start, and only then (the run closes its working copy there: a process holding it open
+    for writing locks it)."""
     held = held_batches(con)
     batches = [
         batch
@@ -403,6 +409,8 @@ def stage_missing(
             discard_staged(staged)
             raise
         return staged
+    if before_workers is not None:
+        before_workers()
     return _stage_side_by_side(batches, out, held, warehouse, workers)
 
 
