@@ -638,6 +638,44 @@ def test_tracking_and_stripe_load_side_by_side_with_delivery_numbers_in_path_ord
     assert len(tables["first"]["stripe_objects"]) > 0
 
 
+def test_two_tracking_files_load_at_once_and_number_as_in_path_order(
+    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no Stripe file to load (or once they are in), both connections take tracking files:
+    at L twelve clicks files of about 30 s each were left to one. The first load waits until a
+    second one has started (a barrier, broken after 30 s if loads run one at a time); the
+    rows, delivery numbers and manifest are those of path order."""
+    import threading
+
+    from partner_ledger.io import ingest
+
+    for month in range(1, 5):
+        write(landing, f"tracking/clicks/2025-0{month}.csv", CLICKS_HEADER + click(f"c{month}"))
+    started = threading.Barrier(2, timeout=30)
+    threads: list[str] = []
+    real_load = ingest.load_tracking_file
+
+    def load_observed(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        if len(threads) <= 2:
+            started.wait()  # BrokenBarrierError unless two loads run at once
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "load_tracking_file", load_observed)
+    summary = ingest_landing(con, landing)
+
+    assert len(set(threads)) == 2
+    assert [load.path for load in summary.loads] == [
+        f"tracking/clicks/2025-0{month}.csv" for month in range(1, 5)
+    ]
+    assert con.execute(
+        "select delivery_seq, path from raw.load_manifest order by delivery_seq"
+    ).fetchall() == [(month, f"tracking/clicks/2025-0{month}.csv") for month in range(1, 5)]
+    assert con.execute(
+        "select delivery_seq, click_id from raw.tracking_clicks order by delivery_seq"
+    ).fetchall() == [(month, f"c{month}") for month in range(1, 5)]
+
+
 def _stripe_file(path: Path, objects: int, huge_last: bool) -> Path:
     """invoices.jsonl: `objects` small invoices, one line that is not JSON, and maybe a last
     invoice of 100 MB (more than a 32MB memory cap lets DuckDB hold)."""

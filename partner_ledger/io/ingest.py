@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -629,17 +630,20 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSumma
     """Load every new or changed file of the landing directory; return what was loaded.
 
     The files to load and their delivery numbers are decided first, in path order (so the
-    numbers never depend on timing). Then the tracking files and the Stripe files load side by
-    side, each kind in path order on a connection of its own: DuckDB reads a CSV in one thread
-    (its record numbers must follow the file) while a Stripe file is mostly Python checking
-    JSON lines, so on two cores the two overlap instead of adding up. Each file is still one
-    transaction; a failure in either stops the ingest with the first error in path order."""
+    numbers never depend on timing). Then two connections load them side by side: one takes
+    the Stripe files in path order, then helps with the tracking files; the other takes the
+    tracking files, one at a time from the same queue, in path order. DuckDB reads a CSV in one
+    thread (its record numbers must follow the file) while a Stripe file is mostly Python
+    checking JSON lines, so on two cores the two overlap instead of adding up, and once the
+    Stripe files are in, two tracking files load at once (at L, twelve clicks files of about
+    30 s each were left to one connection). Each file is still one transaction; after a
+    failure no new file is started, and the ingest stops with the first error in path order."""
     ensure_raw_schema(con)
     summary = IngestSummary()
     candidates: list[tuple[str, str, Path]] = [
         ("tracking", table, path) for table, path in tracking_files(landing)
     ] + [("stripe", obj, path) for obj, path in stripe_files(landing)]
-    todo: dict[str, list[tuple[str, Path, str, str, int]]] = {"tracking": [], "stripe": []}
+    todo: dict[str, list[_Delivery]] = {"tracking": [], "stripe": []}
     for kind, table, path in candidates:
         rel_path = path.relative_to(landing).as_posix()
         sha = content_sha(con, path, rel_path)
@@ -647,35 +651,74 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSumma
             summary.skipped += 1
             continue
         todo[kind].append((table, path, rel_path, sha, next_delivery_seq(con)))
-    jobs = [(kind, files) for kind, files in todo.items() if files]
-    if len(jobs) == 1:
-        loads = _load_files(con, *jobs[0])
-    else:
-        cursors = [cursor(con) for _ in jobs]
-        try:
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest") as pool:
-                futures = [
-                    pool.submit(_load_files, own, kind, files)
-                    for own, (kind, files) in zip(cursors, jobs, strict=True)
-                ]
-                errors = [future.exception() for future in futures]
-        finally:
-            for own in cursors:
-                own.close()
-        for error in errors:  # tracking before Stripe: path order
-            if error is not None:
-                raise error
-        loads = [load for future in futures for load in future.result()]
-    summary.loads.extend(loads)
+    summary.loads.extend(_load_side_by_side(con, todo["stripe"], todo["tracking"]))
     return summary
 
 
-def _load_files(
-    con: duckdb.DuckDBPyConnection, kind: str, files: list[tuple[str, Path, str, str, int]]
+# (table or object type, path, path in the landing, content hash, delivery number)
+_Delivery = tuple[str, Path, str, str, int]
+
+
+class _Queue:
+    """The tracking files, handed out one at a time in path order, and nothing more once a
+    load has failed."""
+
+    def __init__(self, files: list[_Delivery]) -> None:
+        self._files = list(reversed(files))
+        self._lock = threading.Lock()
+        self.failed = False
+
+    def take(self) -> _Delivery | None:
+        with self._lock:
+            return self._files.pop() if self._files and not self.failed else None
+
+
+def _load_side_by_side(
+    con: duckdb.DuckDBPyConnection, stripe: list[_Delivery], tracking: list[_Delivery]
 ) -> list[FileLoad]:
-    loads = []
-    for table, path, rel_path, sha, seq in files:
-        # each loader runs its own transactions: a file loads whole or not at all
-        loader = load_tracking_file if kind == "tracking" else load_stripe_file
-        loads.append(loader(con, table, path, rel_path, sha, seq))
-    return loads
+    """Load the Stripe files, then tracking files, on one connection, and tracking files on
+    another (ingest_landing); the loads in delivery order."""
+    queue = _Queue(tracking)
+
+    def work(own: duckdb.DuckDBPyConnection, first: list[_Delivery]) -> _Loaded:
+        loaded = _Loaded()
+        going = all(not queue.failed and loaded.load(own, "stripe", item) for item in first)
+        while going and (item := queue.take()) is not None:
+            going = loaded.load(own, "tracking", item)
+        if loaded.failure is not None:
+            queue.failed = True  # the other connection starts no new file
+        return loaded
+
+    if len(tracking) + min(len(stripe), 1) < 2:  # nothing to load side by side
+        results = [work(con, stripe)]
+    else:
+        cursors = [cursor(con), cursor(con)]
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest") as pool:
+                futures = [pool.submit(work, cursors[0], stripe), pool.submit(work, cursors[1], [])]
+                results = [future.result() for future in futures]
+        finally:
+            for own in cursors:
+                own.close()
+    failures = [result.failure for result in results if result.failure is not None]
+    if failures:
+        raise min(failures, key=lambda failure: failure[0])[1]
+    return [load for _, load in sorted(pair for result in results for pair in result.loads)]
+
+
+class _Loaded:
+    """What one connection loaded, by delivery number, and the first load that failed."""
+
+    def __init__(self) -> None:
+        self.loads: list[tuple[int, FileLoad]] = []
+        self.failure: tuple[int, BaseException] | None = None
+
+    def load(self, con: duckdb.DuckDBPyConnection, kind: str, item: _Delivery) -> bool:
+        table, path, rel_path, sha, seq = item
+        loader = load_stripe_file if kind == "stripe" else load_tracking_file
+        try:
+            self.loads.append((seq, loader(con, table, path, rel_path, sha, seq)))
+        except Exception as error:  # noqa: BLE001 - raised by the ingest, first in path order
+            self.failure = (seq, error)
+            return False
+        return True
