@@ -218,3 +218,11 @@
 {% macro is_distinct(a, b) -%}
     not coalesce({{ a }} = {{ b }}, {{ a }} is null and {{ b }} is null)
 {%- endmacro %}
+
+{#- Between a CTE's `as` and its query: DuckDB materializes a CTE read more than once, which
+    copies all of it; this one is inlined where it is read instead. Spark inlines CTEs anyway. -#}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized', 'partner_ledger')()) }}
+{%- endmacro %}
+{% macro default__not_materialized() -%}{%- endmacro %}
+{% macro duckdb__not_materialized() -%}not materialized{%- endmacro %}

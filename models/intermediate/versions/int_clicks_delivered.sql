@@ -11,7 +11,7 @@
     redelivery instead of all of them (int_touch_verdicts). -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
-with arriving as (
+with arriving as {{ not_materialized() }} (
     select
         delivery_seq,
         file_path,
@@ -42,19 +42,46 @@ delivered_before as (
 ),
 {% endif %}
 
+{# A record that repeats an arriving click id: the ids carried more than once are found by an
+    aggregate of the ids alone, and only their records are ranked (`arriving` is read three
+    times and inlined each time: materialized, it was a copy of every click on a first build). A window over every
+    arriving record sorted whole rows: at L (50.5M clicks, 86,151 repeats) 64.3 s against
+    46.6 s, measured alone on a first build. #}
+repeated_ids as (
+    select click_id
+    from arriving
+    where click_id is not null
+    group by click_id
+    having count(*) > 1
+),
+
+repeats as (
+    select delivery_seq, line_no
+    from (
+        select
+            arriving.delivery_seq,
+            arriving.line_no,
+            row_number() over (
+                partition by arriving.click_id order by arriving.delivery_seq, arriving.line_no
+            ) as copy_number
+        from arriving
+        inner join repeated_ids
+            on arriving.click_id = repeated_ids.click_id
+    ) as ranked
+    where copy_number > 1
+),
+
 flagged as (
     select
         arriving.*,
         arriving.click_id is not null
-        and (
-            delivered_before.click_id is not null
-            or row_number() over (
-                partition by arriving.click_id order by arriving.delivery_seq, arriving.line_no
-            ) > 1
-        ) as is_redelivery
+        and (delivered_before.click_id is not null or repeats.line_no is not null) as is_redelivery
     from arriving
     left join delivered_before
         on arriving.click_id = delivered_before.click_id
+    left join repeats
+        on arriving.delivery_seq = repeats.delivery_seq
+        and arriving.line_no = repeats.line_no
 )
 
 select * from flagged
