@@ -672,6 +672,10 @@ class _Queue:
         with self._lock:
             return self._files.pop() if self._files and not self.failed else None
 
+    def stop(self) -> None:
+        with self._lock:
+            self.failed = True
+
 
 def _load_side_by_side(
     con: duckdb.DuckDBPyConnection, stripe: list[_Delivery], tracking: list[_Delivery]
@@ -686,7 +690,7 @@ def _load_side_by_side(
         while going and (item := queue.take()) is not None:
             going = loaded.load(own, "tracking", item)
         if loaded.failure is not None:
-            queue.failed = True  # the other connection starts no new file
+            queue.stop()  # the other connection starts no new file
         return loaded
 
     if len(tracking) + min(len(stripe), 1) < 2:  # nothing to load side by side
