@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -686,9 +687,9 @@ def _load_side_by_side(
 
     def work(own: duckdb.DuckDBPyConnection, first: list[_Delivery]) -> _Loaded:
         loaded = _Loaded()
-        going = all(not queue.failed and loaded.load(own, "stripe", item) for item in first)
+        going = all(not queue.failed and loaded.load(own, load_stripe_file, item) for item in first)
         while going and (item := queue.take()) is not None:
-            going = loaded.load(own, "tracking", item)
+            going = loaded.load(own, load_tracking_file, item)
         if loaded.failure is not None:
             queue.stop()  # the other connection starts no new file
         return loaded
@@ -717,9 +718,13 @@ class _Loaded:
         self.loads: list[tuple[int, FileLoad]] = []
         self.failure: tuple[int, BaseException] | None = None
 
-    def load(self, con: duckdb.DuckDBPyConnection, kind: str, item: _Delivery) -> bool:
+    def load(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        loader: Callable[[duckdb.DuckDBPyConnection, str, Path, str, str, int], FileLoad],
+        item: _Delivery,
+    ) -> bool:
         table, path, rel_path, sha, seq = item
-        loader = load_stripe_file if kind == "stripe" else load_tracking_file
         try:
             self.loads.append((seq, loader(con, table, path, rel_path, sha, seq)))
         except Exception as error:  # noqa: BLE001 - raised by the ingest, first in path order
