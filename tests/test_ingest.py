@@ -346,6 +346,30 @@ def test_wrong_fields_invalid_utf8_and_broken_quoting_are_rejected_not_fatal(
     assert (load.rows_read, load.rows_loaded, load.rows_rejected) == (7, 3, 4)
 
 
+def test_rejects_scattered_through_a_large_file_leave_every_record_its_own_line(
+    con, landing: Path
+) -> None:
+    """Each valid record is numbered with its line as it is inserted: its row number plus the
+    rejects before it. Rejects at the start, at the end, alone and in runs (several with the
+    same count of valid records before them); each click id names its line."""
+    bad_lines = {2, 3, 50, 51, 52, 53, 977, 2_000, 2_001, 5_000, 9_999, 10_001}
+    lines = [CLICKS_HEADER]
+    for line_no in range(2, 10_002):
+        if line_no in bad_lines:
+            lines.append(f"c{line_no},prog_a,mira,2025-03-01T10:00:00Z\n")  # 4 fields
+        else:
+            lines.append(click(f"c{line_no}"))
+    write(landing, "tracking/clicks/large.csv", "".join(lines))
+
+    summary = ingest_landing(con, landing)
+
+    loaded = [(row[2], row[3]) for row in clicks(con)]
+    assert len(loaded) == 10_000 - len(bad_lines)
+    assert all(click_id == f"c{line_no}" for line_no, click_id in loaded)
+    assert [row[1] for row in rejects(con)] == sorted(bad_lines)
+    assert summary.loads[0].rows_rejected == len(bad_lines)
+
+
 def test_quoted_field_with_comma_newline_and_quotes_loads_intact(con, landing: Path) -> None:
     rel = "tracking/clicks/quoted.csv"
     url = "https://ex.example/p?aff=mira,utm=a\nsecond line, with comma"
@@ -491,8 +515,9 @@ def test_jsonl_lines_that_are_not_objects_with_an_id_are_rejected(con, landing: 
         '{"object": "invoice", "amount_paid": 5}',  # 4: no id
         '{"id": null, "object": "invoice"}',  # 5: no usable id
         '{"id": "in_6", "object": "invoice", "note": "a, b"}',  # 6
+        '{"id": "in_7", "object": "invoice", "note": "é ✓"}',  # 7: ends in CRLF
     ]
-    write(landing, rel, "\n".join(lines) + "\n")
+    write(landing, rel, "\n".join(lines[:6]) + "\n" + lines[6] + "\r\n")
 
     summary = ingest_landing(con, landing)
 
@@ -503,12 +528,15 @@ def test_jsonl_lines_that_are_not_objects_with_an_id_are_rejected(con, landing: 
     assert [(row[1], row[2], row[3]) for row in loaded] == [
         (1, "invoices", "in_1"),
         (6, "invoices", "in_6"),
+        (7, "invoices", "in_7"),
     ]
     assert json.loads(loaded[0][4])["amount_paid"] == 1000
+    # the body is the line as delivered, without its line end
+    assert [row[4] for row in loaded] == [lines[0], lines[5], lines[6]]
     found = rejects(con, rel)
     assert [(row[1], row[2]) for row in found] == [(n, lines[n - 1]) for n in (2, 3, 4, 5)]
     assert all(row[3] for row in found)
-    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (6, 2, 4)
+    assert (summary.rows_read, summary.rows_loaded, summary.rows_rejected) == (7, 3, 4)
 
 
 def test_jsonl_larger_than_one_batch_loads_every_line_with_its_number(
