@@ -746,3 +746,32 @@ def test_a_stripe_file_commits_as_it_goes_and_loads_whole_or_not_at_all(
     finally:
         con.close()
     assert counts == ([0, 0, 0] if fails else [120, 1, 1])
+
+
+@pytest.mark.parametrize("ingest_cap", ["32MB", "8GB"])
+def test_the_ingest_loads_under_its_own_lower_cap_and_gives_the_run_its_cap_back(
+    tmp_path: Path, landing: Path, monkeypatch: pytest.MonkeyPatch, ingest_cap: str
+) -> None:
+    """The ingest lowers DuckDB's cap to INGEST_MEMORY_LIMIT while it loads (the blocks it
+    writes are only cache to it), unless the run's cap is lower already, and the run has its
+    own cap again afterwards, also when a load failed. A 100 MB invoice does not fit under a
+    32 MB ingest cap, and fits under the run's 1 GB."""
+    from partner_ledger.io import ingest
+
+    monkeypatch.setenv("PARTNER_LEDGER_MEMORY_LIMIT", "1GB")
+    monkeypatch.setattr(ingest, "INGEST_MEMORY_LIMIT", ingest_cap)
+    (landing / "stripe").mkdir(parents=True, exist_ok=True)
+    _stripe_file(landing / "stripe" / "invoices.jsonl", 5, huge_last=True)
+    write(landing, "tracking/clicks/a.csv", CLICKS_HEADER + click("c1"))
+    con = connect(tmp_path / "cap.duckdb")
+    try:
+        if ingest_cap == "32MB":
+            with pytest.raises(duckdb.OutOfMemoryException):
+                ingest_landing(con, landing)
+        else:
+            summary = ingest_landing(con, landing)
+            assert summary.rows_loaded == 6 + 1
+        cap = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    finally:
+        con.close()
+    assert cap == "953.6 MiB"  # 1GB, as DuckDB prints it

@@ -26,10 +26,12 @@ import duckdb
 import orjson
 
 from partner_ledger.io.warehouse import (
+    INGEST_MEMORY_LIMIT,
     STRIPE_OBJECTS,
     TRACKING_COLUMNS,
     cursor,
     ensure_raw_schema,
+    memory_capped,
     next_delivery_seq,
 )
 
@@ -767,17 +769,22 @@ def _load_side_by_side(
             queue.stop()  # the other connection starts no new file
         return loaded
 
-    if len(tracking) + min(len(stripe), 1) < 2:  # nothing to load side by side
-        results = [work(con, stripe)]
-    else:
-        cursors = [cursor(con), cursor(con)]
-        try:
-            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest") as pool:
-                futures = [pool.submit(work, cursors[0], stripe), pool.submit(work, cursors[1], [])]
-                results = [future.result() for future in futures]
-        finally:
-            for own in cursors:
-                own.close()
+    side_by_side = len(tracking) + min(len(stripe), 1) >= 2
+    cursors = [cursor(con), cursor(con)] if side_by_side else []
+    try:
+        with memory_capped(con, INGEST_MEMORY_LIMIT):
+            if not side_by_side:
+                results = [work(con, stripe)]
+            else:
+                with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ingest") as pool:
+                    futures = [
+                        pool.submit(work, cursors[0], stripe),
+                        pool.submit(work, cursors[1], []),
+                    ]
+                    results = [future.result() for future in futures]
+    finally:
+        for own in cursors:
+            own.close()
     failures = [result.failure for result in results if result.failure is not None]
     if failures:
         raise min(failures, key=lambda failure: failure[0])[1]
