@@ -215,6 +215,7 @@ def _floor_seconds(warehouse: Path) -> tuple[float, float]:
     scratch.unlink(missing_ok=True)
     con = duckdb.connect(str(scratch))
     con.execute("set memory_limit = '4GB'")
+    con.execute("set enable_progress_bar = false")  # a spawned process draws it in the output
     con.execute(f"attach '{warehouse}' as wh (read_only)")
     started = time.monotonic()
     tables = con.execute(
