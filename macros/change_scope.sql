@@ -131,16 +131,33 @@
     {{ column }} {{ '>=' if scope.same_as_of else '>' }} {{ scope.prev_as_of_ts }}
 {%- endmacro %}
 
-{#- Post-hook of a scoped model: remember what this build saw (in the build's transaction). -#}
-{% macro record_scope_marks() -%}
-    {%- if target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
-    {%- set marks = scope_marks_relation() -%}
+{#- SQL: the marks table, created if it is missing. -#}
+{% macro scope_marks_ddl(marks) -%}
     create table if not exists {{ marks }} (
         model_name varchar primary key,
         built_as_of date not null,
         through_seq bigint not null,
         fingerprint varchar not null
-    );
+    )
+{%- endmacro %}
+
+{#- on-run-start (dbt_project.yml): the marks table exists before any model runs. Scoped models
+    that do not depend on each other run side by side (int_signups_validated beside the Stripe
+    chain), and two transactions creating the same table conflict in DuckDB. -#}
+{% macro create_scope_marks() -%}
+    {%- if target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
+    {%- set marks = api.Relation.create(
+        database=target.database, schema='intermediate', identifier='scope_marks', type='table'
+    ) -%}
+    create schema if not exists {{ marks.database }}.{{ marks.schema }};
+    {{ scope_marks_ddl(marks) }}
+{%- endmacro %}
+
+{#- Post-hook of a scoped model: remember what this build saw (in the build's transaction). -#}
+{% macro record_scope_marks() -%}
+    {%- if target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
+    {%- set marks = scope_marks_relation() -%}
+    {{ scope_marks_ddl(marks) }};
     delete from {{ marks }} where model_name = '{{ this.identifier }}';
     {%- set fingerprint = scope_fingerprint() if execute else none %}
     {%- if fingerprint is not none and not invocation_args_dict.get('empty', false) %}
@@ -183,6 +200,51 @@
     where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }} where not scope_only
+{%- endmacro %}
+
+{#- Incremental strategy of models scoped by group (`unique_key`: the group's columns, a list):
+    rows are recomputed a whole group at a time (a version's rank depends on every record of its
+    key), so the model returns every row of each group in scope, then each group's columns once,
+    flagged `scope_only`. Every stored row of those groups is deleted and the recomputed rows
+    are inserted. Groups match null-safely: a record without a key belongs to the group of
+    records without it, as in the window that ranks them. -#}
+{% macro get_incremental_group_replace_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set group_by = arg_dict['unique_key'] -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ target }}
+    using (
+        select distinct {{ group_by | join(', ') }} from {{ source }} where scope_only
+    ) as scope_groups
+    where {{ group_match(target, 'scope_groups', group_by) }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }} where not scope_only
+{%- endmacro %}
+
+{#- The final select of a model scoped by group (strategy `group_replace`), whose last CTE
+    `rows` holds every row of the groups in scope and whose relation `scope_groups` lists those
+    groups (`group_by`): in `changes` mode the rows and each group once; in a full build of a
+    table that exists, every row, replacing every stored group; on a first build (and in a
+    dbt unit test), the rows alone. -#}
+{% macro group_scope_select(scope, rows, scope_groups, group_by) -%}
+    {%- set columns = group_by | join(', ') -%}
+    {%- if scope.mode == 'changes' or scope.replaces_stored -%}
+    select *, false as scope_only from {{ rows }}
+    union all by name
+    select distinct {{ columns }}, true as scope_only
+    from {{ scope_groups if scope.mode == 'changes' else '(select ' ~ columns ~ ' from ' ~ this ~ ' union all select ' ~ columns ~ ' from ' ~ rows ~ ')' }} as scope_keys
+    {%- else -%}
+    select * from {{ rows }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- SQL: a join condition matching two relations' group columns null-safely. -#}
+{% macro group_match(left, right, group_by) -%}
+    {%- for column in group_by -%}
+    {{ left }}.{{ column }} is not distinct from {{ right }}.{{ column }}
+    {{- ' and ' if not loop.last }}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- The rows a scoped model returns in `changes` mode: the recomputed rows, then every key in

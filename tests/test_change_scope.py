@@ -3,7 +3,8 @@ docs/decisions/0026).
 
 The scoped models (`int_stripe_charges_linked`, `int_paid_events_resolved`,
 `int_paid_events_numbered`, `int_paid_events_attributed`, `fct_paid_events`, `fct_ledger_entries`,
-`dim_customers`) keep the previous build's rows and recompute the keys their inputs touched since
+`dim_customers`, and the tiers, commissions and expected ledger; the signups' and leads' versions,
+by key) keep the previous build's rows and recompute the keys their inputs touched since
 (macros/change_scope.sql). Here a generated program is built night by night while Stripe objects
 arrive as the API delivers them (a few new versions at a time, not whole files) and tracking files
 arrive late, each delivery aimed at one reason a row can change: an invoice that names another
@@ -47,6 +48,8 @@ SCOPED = (
     "main.dim_customers",
     "intermediate.int_ledger_entries_expected",
     "intermediate.int_commissions_computed",
+    "intermediate.int_signups_validated",
+    "intermediate.int_leads_validated",
 )
 # 2 May twice: the night run again after more deliveries (the ledger appends under the same date)
 NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 2), date(2025, 7, 1))
@@ -204,7 +207,8 @@ TierChange = tuple[str, datetime, str]  # (partner, open month, its tier before 
 def _tracking_changes(
     con: duckdb.DuckDBPyConnection, landing: Path, rng: random.Random, night: date
 ) -> list[TierChange]:
-    """Late signups (earlier signups for emails of Stripe customers, a signup's new email), a
+    """Late signups (earlier signups for emails of Stripe customers, a signup's new email, a
+    record without a key, a version timestamped after the night), new versions of leads, a
     sale's new version and late clicks that win, as new tracking files; returns the tier the
     late sales aim to raise (_tier_changes)."""
     customers = [c for c in _latest(con, "customers") if c.get("email")]
@@ -221,6 +225,12 @@ def _tracking_changes(
     ]
     for program, key, _ in rng.sample(signups, 5):
         rows.append([program, key, f"renamed.{key}@example.org", "2025-01-02T00:00:00Z", "", ""])
+    # a record without a customer key (rejected: every such record of a program is ranked in
+    # one group), and a new version of a key timestamped after the night: it becomes the
+    # newest valid version once a later night's as-of passes it
+    program, key, email = rng.choice(signups)
+    rows.append([program, "", f"keyless.{night:%m%d}@example.org", "2025-01-03T00:00:00Z", "", ""])
+    rows.append([program, key, email, f"{night + timedelta(days=10)}T00:00:00Z", "", ""])
     _write_csv(
         _late_file(landing / "tracking" / "signups", night), TRACKING_COLUMNS["signups"], rows
     )
@@ -243,6 +253,11 @@ def _tracking_changes(
         _late_file(landing / "tracking" / "clicks", night),
         TRACKING_COLUMNS["clicks"],
         _late_clicks(con, rng, night),
+    )
+    _write_csv(
+        _late_file(landing / "tracking" / "leads", night),
+        TRACKING_COLUMNS["leads"],
+        _late_leads(con, rng, night),
     )
     _write_csv(
         _late_file(landing / "tracking" / "partners", night),
@@ -329,6 +344,39 @@ def _partner_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: 
 def _late_file(folder: Path, night: date) -> Path:
     """A new file name for the night's late deliveries (a night run twice gets two)."""
     return folder / f"late-{night}-{len(list(folder.glob(f'late-{night}-*')))}.csv"
+
+
+def _late_leads(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list[list]:
+    """New versions of leads (another partner's code; one timestamped after the night, newest
+    once a later as-of passes it), a lead for a signed-up customer's email, and a lead without
+    an id (rejected: every such record is ranked in one group)."""
+    leads = con.execute(
+        "select lead_id, program_id, partner_code, email, occurred_at from raw.tracking_leads "
+        "where lead_id is not null order by lead_id limit 300"
+    ).fetchall()
+    codes = {
+        program: [
+            code
+            for (code,) in con.execute(
+                "select distinct partner_code from raw.tracking_partners where program_id = ? "
+                "order by 1",
+                [program],
+            ).fetchall()
+        ]
+        for program in ("prog_eur", "prog_usd")
+    }
+    rows = []
+    for lead_id, program, _, email, occurred in rng.sample(leads, 4):
+        rows.append([lead_id, program, rng.choice(codes[program]), email, occurred])
+    lead_id, program, code, email, _ = rng.choice(leads)
+    rows.append([lead_id, program, code, email, f"{night + timedelta(days=10)}T00:00:00Z"])
+    program, email, signed_up = con.execute(
+        "select program_id, lower(email), occurred_at from raw.tracking_signups "
+        "where email is not null and customer_key is not null order by customer_key limit 1"
+    ).fetchone()
+    rows.append([f"late_lead_{night:%m%d}", program, rng.choice(codes[program]), email, signed_up])
+    rows.append(["", program, code, email, "2025-01-03T00:00:00Z"])
+    return [["" if value is None else str(value) for value in row] for row in rows]
 
 
 def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date) -> list[list]:

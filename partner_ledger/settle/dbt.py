@@ -149,7 +149,10 @@ def dbt_build(
     seconds_by_node: dict[str, float] = {}
     if result.result is not None:
         for node_result in result.result:
-            seconds_by_node[node_result.node.name] = round(node_result.execution_time, 3)
+            # the on-run-start hook (the scope marks' table, macros/change_scope.sql) is a
+            # result too, but not a node of the graph
+            if str(node_result.node.resource_type) != "operation":
+                seconds_by_node[node_result.node.name] = round(node_result.execution_time, 3)
             status = str(node_result.status)
             if status in ("error", "fail", "runtime error"):
                 lines = [line.strip() for line in (node_result.message or "").splitlines()]

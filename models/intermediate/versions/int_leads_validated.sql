@@ -1,7 +1,39 @@
 {#- Versions of leads (SPEC §1.1): every delivered record with its quarantine reason, and the
-    newest valid version of each lead_id, visible when timestamped before the as-of. -#}
-with records as (
-    select * from {{ ref('stg_tracking__leads') }}
+    newest valid version of each lead_id, visible when timestamped before the as-of.
+
+    Scoped by lead_id as int_signups_validated is by key: a night recomputes every record of
+    the lead ids with a record delivered since the last build or timestamped at or after its
+    as-of. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key=['lead_id'],
+    incremental_strategy='group_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies() }}
+{%- set scope = change_scope() %}
+{%- set group_by = ['lead_id'] %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+scope_groups as (
+    select distinct lead_id
+    from {{ ref('stg_tracking__leads') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or occurred_at >= {{ scope.prev_as_of_ts }}
+),
+{%- endif %}
+
+records as (
+    select records.*
+    from {{ ref('stg_tracking__leads') }} as records
+    {%- if scope.mode == 'changes' %}
+    semi join scope_groups
+        on {{ group_match('records', 'scope_groups', group_by) }}
+    {%- endif %}
 ),
 
 programs as (
@@ -42,4 +74,4 @@ versions as (
     from ranked
 )
 
-select * from versions
+{{ group_scope_select(scope, 'versions', 'scope_groups', group_by) }}
