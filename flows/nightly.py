@@ -166,6 +166,10 @@ def build(
     """`dbt build`: models and data tests; a failing test stops the run before the commit.
     Returns the number of nodes built and the seconds of the ten slowest."""
     result = dbt_build(work, as_of.isoformat(), target_dir=target_dir, log_dir=log_dir)
+    if result.full_refresh:
+        _logger().info(
+            "the models' code changed since the last build: incremental tables recreated"
+        )
     _logger().info("dbt built %d node(s)", result.nodes)
     return result.nodes, dict(result.slowest())
 

@@ -497,3 +497,44 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
     ).fetchall()
     con.close()
     assert marks == sorted((table.split(".")[1], NIGHTS[-1]) for table in SCOPED)
+
+
+def test_new_code_recreates_the_tables_whose_columns_it_changed(
+    example_three_nights: Path, tmp_path: Path
+) -> None:
+    """A scoped model last built by other code (an older release, simulated: its marks name
+    another fingerprint, and its table lacks a column this code writes) is recreated, not
+    refilled: dbt's incremental materialization keeps a stored table's columns, so the column
+    would never arrive and the models reading it would fail. The next build of the same code
+    refreshes nothing."""
+    warehouse = tmp_path / "example.duckdb"  # the views name their catalog after the file
+    shutil.copyfile(example_three_nights / "warehouse" / "example.duckdb", warehouse)
+    con = connect(warehouse)
+    try:
+        con.execute(
+            "update intermediate.scope_marks "
+            "set fingerprint = 'an-older-release:' || split_part(fingerprint, ':', 2)"
+        )
+        con.execute("alter table intermediate.int_signups_validated drop column is_visible")
+        con.execute("alter table main.fct_paid_events drop column partner_id")
+    finally:
+        con.close()
+    result = dbt_build(warehouse, "2025-06-02", target_dir=tmp_path / "t")
+    assert result.full_refresh
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = {
+            (table, column)
+            for table, column in con.execute(
+                "select table_name, column_name from information_schema.columns"
+            ).fetchall()
+        }
+        codes = con.execute(
+            "select distinct split_part(fingerprint, ':', 1) from intermediate.scope_marks"
+        ).fetchall()
+    finally:
+        con.close()
+    assert ("int_signups_validated", "is_visible") in columns
+    assert ("fct_paid_events", "partner_id") in columns
+    assert codes and "an-older-release" not in {code for (code,) in codes}
+    assert not dbt_build(warehouse, "2025-06-02", target_dir=tmp_path / "t").full_refresh

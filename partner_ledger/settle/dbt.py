@@ -38,6 +38,40 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:32]
 
 
+def built_by_other_code(warehouse: Path) -> bool:
+    """True when a scoped model's last build ran other code than this (its marks' fingerprint:
+    an upgrade, another revision).
+
+    Such a build recomputes every scoped model in full, but dbt's incremental materialization
+    keeps a stored table's columns (the scoped models' strategies need that: their rows carry a
+    flag column the table has not), so a column the new code adds would never reach the table
+    and the models reading it would fail. dbt_build recreates the incremental tables instead
+    (`--full-refresh`; the ledger's stores are exempt, `full_refresh: false`)."""
+    if not warehouse.exists():
+        return False
+    from partner_ledger.io.warehouse import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        has_marks = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'intermediate' and table_name = 'scope_marks'"
+        ).fetchone()[0]
+        codes = (
+            {
+                code
+                for (code,) in con.execute(
+                    "select distinct split_part(fingerprint, ':', 1) from intermediate.scope_marks"
+                ).fetchall()
+            }
+            if has_marks
+            else set()
+        )
+    finally:
+        con.close()
+    return bool(codes - {code_fingerprint()})
+
+
 class DbtError(RuntimeError):
     """dbt finished with failures; the message names the failing nodes."""
 
@@ -47,6 +81,7 @@ class DbtResult:
     nodes: int
     failures: list[str]
     seconds_by_node: dict[str, float]  # each node's execution time (threads overlap)
+    full_refresh: bool = False  # the incremental tables were recreated (built_by_other_code)
 
     def slowest(self, count: int = 10) -> list[tuple[str, float]]:
         return sorted(self.seconds_by_node.items(), key=lambda item: (-item[1], item[0]))[:count]
@@ -126,6 +161,9 @@ def dbt_build(
         args += ["--threads", str(threads)]
     if empty:  # every model and its table, with no rows (a rebuild's start, settle/rebuild.py)
         args += ["--empty"]
+    full_refresh = not empty and built_by_other_code(warehouse)
+    if full_refresh:
+        args += ["--full-refresh"]
     target = (target_dir or PROJECT_DIR / "target").resolve()
     logs = (log_dir or target / "logs").resolve()
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,4 +200,9 @@ def dbt_build(
         if result.exception is not None:
             failures.append(f"dbt: {result.exception}")
         raise DbtError("dbt build failed:\n" + "\n".join(failures or ["(no detail)"]))
-    return DbtResult(nodes=len(seconds_by_node), failures=failures, seconds_by_node=seconds_by_node)
+    return DbtResult(
+        nodes=len(seconds_by_node),
+        failures=failures,
+        seconds_by_node=seconds_by_node,
+        full_refresh=full_refresh,
+    )
