@@ -239,6 +239,31 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- The CTEs `scope_groups` (in `changes` mode: the keys, `group_by`, with a record delivered
+    since the scope's last build or timestamped at or after its as-of) and `records` (every
+    staged record of those keys; every record otherwise), for a model of tracking versions
+    scoped by key (`staged`: its staging relation, with delivery_seq and occurred_at). A
+    record's quarantine reason and visibility move only with the as-of, and only for a record
+    timestamped at or after the last as-of; its rank depends on every record of its key. -#}
+{% macro versions_in_scope(staged, scope, group_by) -%}
+{%- if scope.mode == 'changes' %}
+scope_groups as (
+    select distinct {{ group_by | join(', ') }}
+    from {{ staged }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or occurred_at >= {{ scope.prev_as_of_ts }}
+),
+{% endif %}
+records as (
+    select records.*
+    from {{ staged }} as records
+    {%- if scope.mode == 'changes' %}
+    semi join scope_groups
+        on {{ group_match('records', 'scope_groups', group_by) }}
+    {%- endif %}
+)
+{%- endmacro %}
+
 {#- SQL: a join condition matching two relations' group columns null-safely. -#}
 {% macro group_match(left, right, group_by) -%}
     {%- for column in group_by -%}

@@ -17,24 +17,8 @@
 -- scope: {{ scope.mode }} ({{ scope.why }})
 
 with
-{%- if scope.mode == 'changes' %}
 
-scope_groups as (
-    select distinct lead_id
-    from {{ ref('stg_tracking__leads') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or occurred_at >= {{ scope.prev_as_of_ts }}
-),
-{%- endif %}
-
-records as (
-    select records.*
-    from {{ ref('stg_tracking__leads') }} as records
-    {%- if scope.mode == 'changes' %}
-    semi join scope_groups
-        on {{ group_match('records', 'scope_groups', group_by) }}
-    {%- endif %}
-),
+{{ versions_in_scope(ref('stg_tracking__leads'), scope, group_by) }},
 
 programs as (
     select program_id from {{ ref('stg_rules__programs') }}
