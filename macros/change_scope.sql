@@ -23,8 +23,8 @@
     marks stay out of the schema finance reads). -#}
 {% macro scope_marks_relation() -%}
     {{ return(api.Relation.create(
-        database=this.database,
-        schema=generate_schema_name('intermediate', model),
+        database=target.database,
+        schema=generate_schema_name('intermediate', none),
         identifier='scope_marks',
         type='table',
     )) }}
@@ -146,9 +146,7 @@
     chain), and two transactions creating the same table conflict in DuckDB. -#}
 {% macro create_scope_marks() -%}
     {%- if target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
-    {%- set marks = api.Relation.create(
-        database=target.database, schema='intermediate', identifier='scope_marks', type='table'
-    ) -%}
+    {%- set marks = scope_marks_relation() -%}
     create schema if not exists {{ marks.database }}.{{ marks.schema }};
     {{ scope_marks_ddl(marks) }}
 {%- endmacro %}

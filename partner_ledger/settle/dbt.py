@@ -53,23 +53,17 @@ def built_by_other_code(warehouse: Path) -> bool:
 
     con = connect(warehouse, read_only=True)
     try:
-        has_marks = con.execute(
+        if not con.execute(
             "select count(*) from information_schema.tables "
             "where table_schema = 'intermediate' and table_name = 'scope_marks'"
-        ).fetchone()[0]
-        codes = (
-            {
-                code
-                for (code,) in con.execute(
-                    "select distinct split_part(fingerprint, ':', 1) from intermediate.scope_marks"
-                ).fetchall()
-            }
-            if has_marks
-            else set()
-        )
+        ).fetchone()[0]:
+            return False
+        codes = con.execute(
+            "select distinct split_part(fingerprint, ':', 1) from intermediate.scope_marks"
+        ).fetchall()
     finally:
         con.close()
-    return bool(codes - {code_fingerprint()})
+    return any(code != code_fingerprint() for (code,) in codes)
 
 
 class DbtError(RuntimeError):
