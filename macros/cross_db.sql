@@ -62,10 +62,17 @@
     cast({{ dbt.date_trunc('month', ts) }} as timestamp)
 {%- endmacro %}
 
-{#- Whole calendar months from a to b (both timestamps), UTC. -#}
+{#- Whole calendar months from a to b (both timestamps), UTC: a bigint (Spark's extract gives
+    an int, which the ledger's contract refuses). -#}
 {% macro months_between(a, b) -%}
+    {{ return(adapter.dispatch('months_between', 'partner_ledger')(a, b)) }}
+{%- endmacro %}
+{% macro default__months_between(a, b) -%}
     (12 * (extract(year from {{ b }}) - extract(year from {{ a }}))
         + (extract(month from {{ b }}) - extract(month from {{ a }})))
+{%- endmacro %}
+{% macro spark__months_between(a, b) -%}
+    cast({{ default__months_between(a, b) }} as bigint)
 {%- endmacro %}
 
 {#- A Stripe reference that may come as an id or as the expanded object: the id either way. -#}

@@ -11,7 +11,7 @@
 {% macro round_half_away(numerator, denominator, result_type='bigint') -%}
     {%- set wide = wide_integer_type() -%}
     cast(
-        sign({{ numerator }})
+        {{ sign_of(numerator) }}
         * {{ integer_divide(
             'abs(cast(' ~ numerator ~ ' as ' ~ wide ~ ')) * 2 + cast(' ~ denominator ~ ' as ' ~ wide ~ ')',
             'cast(' ~ denominator ~ ' as ' ~ wide ~ ') * 2'
@@ -28,4 +28,16 @@
 {#- round(amount × rate_bps / 10000) for integer cents. -#}
 {% macro bps_of_cents(amount_cents, rate_bps) -%}
     {{ round_half_away(amount_cents ~ ' * ' ~ rate_bps, '10000') }}
+{%- endmacro %}
+
+{#- -1, 0 or 1 as an integer. Spark's sign() is a double, and a double times a wide integer is
+    a double: 10^17 scaled cents lost their last digits (docs/decisions/0028). -#}
+{% macro sign_of(value) -%}
+    {{ return(adapter.dispatch('sign_of', 'partner_ledger')(value)) }}
+{%- endmacro %}
+{% macro default__sign_of(value) -%}
+    sign({{ value }})
+{%- endmacro %}
+{% macro spark__sign_of(value) -%}
+    (case when {{ value }} > 0 then 1 when {{ value }} < 0 then -1 else 0 end)
 {%- endmacro %}

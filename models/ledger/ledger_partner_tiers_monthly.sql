@@ -6,7 +6,8 @@
 {{ config(
     materialized='incremental',
     unique_key='partner_month_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
+    partition_by=(['month_start'] if target.type == 'spark' else none),
 ) }}
 
 {%- set months %}

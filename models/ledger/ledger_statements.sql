@@ -7,7 +7,7 @@
     period's rows never change. -#}
 {{ config(materialized='incremental', incremental_strategy='append') }}
 
-with recursive batches as (
+with {{ 'recursive ' if target.type != 'spark' }}batches as (
     select * from {{ ref('ledger_period_closes') }}
 ),
 
@@ -157,7 +157,11 @@ eligibility as (
 
 {# Closes of one run in period order, each seeing the payouts of the ones before: payable,
     then the carried reason (macros/payout_details.sql, the one home of its order), then the
-    payout. #}
+    payout. Spark has no recursive query: there the walk is a fold over each partner's closes
+    (macros/spark.sql). #}
+{%- if target.type == 'spark' %}
+{{ spark_settlement_walk() }}
+{%- else %}
 settlement_walk as (
     select
         batch_id,
@@ -225,6 +229,7 @@ settlement_walk as (
         ) as next_close
     ) as later_close
 ),
+{%- endif %}
 
 statements as (
     select

@@ -1,20 +1,27 @@
-"""Copy the raw and rules tables of the DuckDB reference into Spark databases `raw` and `rules`
-(through Parquet), so that dbt's sources resolve on Spark; drop what dbt built before."""
+"""Copy the raw and rules tables of a DuckDB warehouse into Spark databases `raw` and `rules`
+(through Parquet), so that dbt's sources resolve on Spark; drop what dbt built before.
+
+    load_spark.py [WAREHOUSE]   (default: the portability check's reference warehouse)
+"""
 
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
 from spark_conf import session, work_dir
 
+BUILT = ("staging", "intermediate", "ledger", "analytics")
 
-def main() -> None:
-    work = Path(work_dir())
-    parquet = work / "parquet"
+
+def load(warehouse: Path) -> dict[str, int]:
+    """{schema.table: rows} of every raw and rules table copied into the Spark session's
+    catalog, after dropping the schemas dbt builds there."""
+    parquet = Path(work_dir()) / "parquet"
     shutil.rmtree(parquet, ignore_errors=True)
-    con = duckdb.connect(str(work / "duckdb" / "partner_ledger.duckdb"), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True)
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in ('raw', 'rules') and table_type = 'BASE TABLE' order by 1, 2"
@@ -25,11 +32,13 @@ def main() -> None:
         con.execute(
             f"copy {schema}.{table} to '{parquet}/{schema}/{table}.parquet' (format parquet)"
         )
-        counts[schema, table] = con.execute(f"select count(*) from {schema}.{table}").fetchone()[0]
+        counts[f"{schema}.{table}"] = con.execute(
+            f"select count(*) from {schema}.{table}"
+        ).fetchone()[0]
     con.close()
 
     spark = session()
-    for schema in ("raw", "rules", "staging", "intermediate", "analytics"):
+    for schema in ("raw", "rules", *BUILT):
         spark.sql(f"drop database if exists {schema} cascade")
     for schema in ("raw", "rules"):
         spark.sql(f"create database {schema}")
@@ -42,9 +51,16 @@ def main() -> None:
                 frame = frame.withColumn(field.name, frame[field.name].cast("timestamp"))
         frame.write.format("parquet").mode("overwrite").saveAsTable(f"{schema}.{table}")
         loaded = spark.table(f"{schema}.{table}").count()
-        assert loaded == counts[schema, table], (schema, table, loaded, counts[schema, table])
-    spark.stop()
-    print(f"loaded {len(tables)} raw and rules tables into Spark")
+        expected = counts[f"{schema}.{table}"]
+        assert loaded == expected, (schema, table, loaded, expected)
+    return counts
+
+
+def main() -> None:
+    default = Path(work_dir()) / "duckdb" / "partner_ledger.duckdb"
+    counts = load(Path(sys.argv[1]) if len(sys.argv) > 1 else default)
+    session().stop()
+    print(f"loaded {len(counts)} raw and rules tables into Spark")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
-"""DuckDB side of the Spark portability check, run with the project's environment: the demo
-landing, ingested into a fresh DuckDB warehouse with the default rules, attribution built as of
-2026-01-01 (every demo record visible)."""
+"""DuckDB side of the Spark settlement check, run with the project's environment: the demo
+landing, ingested into a fresh DuckDB warehouse with the default rules, then settled night by
+night with the nightly build (the flows' dbt_build: the whole model graph, data tests included).
+
+    reference.py WORK FIRST_NIGHT LAST_NIGHT
+
+Writes WORK/duckdb/partner_ledger.duckdb and WORK/nights.txt (every date from FIRST_NIGHT to
+LAST_NIGHT), and prints the seconds the nights took.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from partner_ledger.demo import generate_demo_landing
@@ -13,10 +21,8 @@ from partner_ledger.io.warehouse import connect, ensure_raw_schema
 from partner_ledger.rules.load import load_rules
 from partner_ledger.settle.dbt import PROJECT_DIR, dbt_build
 
-AS_OF = "2026-01-01"
 
-
-def main(work: Path) -> None:
+def main(work: Path, first: date, last: date) -> None:
     landing = work / "landing"
     warehouse = work / "duckdb" / "partner_ledger.duckdb"
     stats = generate_demo_landing(landing)
@@ -27,11 +33,17 @@ def main(work: Path) -> None:
     ingest_landing(con, landing)
     load_rules(con, PROJECT_DIR / "seeds")
     con.close()
-    dbt_build(
-        warehouse, AS_OF, select="+int_customers_attributed", target_dir=work / "target_duckdb"
+    nights = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    started = time.monotonic()
+    for night in nights:
+        dbt_build(warehouse, night.isoformat(), target_dir=work / "target_duckdb")
+    seconds = time.monotonic() - started
+    (work / "nights.txt").write_text("".join(f"{night.isoformat()}\n" for night in nights))
+    print(
+        f"DuckDB: {stats.clicks:,} clicks, {stats.signups:,} signups; {len(nights)} nights "
+        f"({first} to {last}) in {seconds:.0f} s -> {warehouse}"
     )
-    print(f"DuckDB reference: {stats.clicks:,} clicks, {stats.signups:,} signups -> {warehouse}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), date.fromisoformat(sys.argv[2]), date.fromisoformat(sys.argv[3]))
