@@ -6,7 +6,8 @@
     table format would need jars from Maven, decision 0028), where a column cannot be declared
     NOT NULL, so dbt-spark sets no constraint (file_format: parquet) and this post-hook checks
     the table after each build and append instead: a null in a not-null column fails the model,
-    naming the table and the columns. -#}
+    naming the table and the columns. The count runs here, through run_query, and the hook
+    itself renders nothing: a SELECT given to dbt-spark's session cursor is never evaluated. -#}
 {% macro contract_not_null_check() -%}
     {{ return(adapter.dispatch('contract_not_null_check', 'partner_ledger')()) }}
 {%- endmacro %}
@@ -18,14 +19,19 @@
             {%- do columns.append(name) %}
         {%- endfor %}
     {%- endfor %}
-    {%- if columns and config.get('contract').enforced %}
-select raise_error(concat(
-    '{{ this }}: ', cast(count(*) as string),
-    ' row(s) with a null in a not-null column of the contract ({{ columns | join(", ") }})'
-))
+    {%- if execute and columns and config.get('contract').enforced %}
+        {%- set counted %}
+select count(*)
 from {{ this }}
 where {% for name in columns %}{{ name }} is null{{ ' or ' if not loop.last }}{% endfor %}
-having count(*) > 0
+        {%- endset %}
+        {%- set nulls = run_query(counted).columns[0].values()[0] | int %}
+        {%- if nulls > 0 %}
+            {{ exceptions.raise_compiler_error(
+                this ~ ": " ~ nulls ~ " row(s) with a null in a not-null column of the contract ("
+                ~ columns | join(", ") ~ ")"
+            ) }}
+        {%- endif %}
     {%- endif %}
 {%- endmacro %}
 

@@ -7,35 +7,19 @@ here against an empty warehouse that has the raw and rules schemas.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from partner_ledger.io.warehouse import connect, ensure_raw_schema
 from partner_ledger.rules.load import load_rules
-from partner_ledger.settle.dbt import PROJECT_DIR, _release_duckdb, dbt_build
+from partner_ledger.settle.dbt import dbt_build, invoke
 
 
 def _invoke_dbt(warehouse: Path, target: Path, *args: str):
     """dbt in-process on ``warehouse`` (the project's own profile), ``target`` as target path."""
-    from dbt.cli.main import dbtRunner
-
-    os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["DBT_TARGET_PATH"] = str(target)
-    try:
-        return dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--quiet",
-            ]
-        )
-    finally:
-        _release_duckdb()
-        os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
-        os.environ.pop("DBT_TARGET_PATH", None)
+    return invoke(
+        [*args, "--quiet"],
+        {"PARTNER_LEDGER_WAREHOUSE": str(warehouse), "DBT_TARGET_PATH": str(target)},
+    )
 
 
 def test_dbt_build_and_unit_tests_pass(example: Path, tmp_path: Path) -> None:

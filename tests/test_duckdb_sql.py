@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from partner_ledger.settle.dbt import PROJECT_DIR
+from partner_ledger.settle.dbt import PROJECT_DIR, invoke
 
 RECORDED = PROJECT_DIR / "tests" / "fixtures" / "duckdb_compiled_sql.json"
 AS_OF = "2025-06-01"
@@ -28,10 +28,6 @@ AS_OF = "2025-06-01"
 
 def compiled_sql_hashes() -> dict[str, str]:
     """{compiled file: sha256 of its SQL with runs of whitespace folded to one space}."""
-    from dbt.cli.main import dbtRunner
-
-    from partner_ledger.settle.dbt import _env, _release_duckdb
-
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "target"
         env = {
@@ -42,20 +38,7 @@ def compiled_sql_hashes() -> dict[str, str]:
             "DBT_LOG_PATH": str(Path(folder) / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
-        with _env(env):
-            try:
-                result = dbtRunner().invoke(
-                    [
-                        "compile",
-                        "--project-dir",
-                        str(PROJECT_DIR),
-                        "--profiles-dir",
-                        str(PROJECT_DIR),
-                        "--quiet",
-                    ]
-                )
-            finally:
-                _release_duckdb()
+        result = invoke(["compile", "--quiet"], env)
         assert result.success, result.exception
         compiled = target / "compiled" / "partner_ledger"
         return {

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -18,7 +17,7 @@ import duckdb
 
 from flows.nightly import nightly_settlement
 from partner_ledger.io.warehouse import MOVED_RELATIONS, connect, migrate_moved_relations
-from partner_ledger.settle.dbt import PROJECT_DIR, _release_duckdb
+from partner_ledger.settle.dbt import invoke
 
 LEDGER = (
     "ledger.ledger_entries",
@@ -38,25 +37,10 @@ def _rows(warehouse: Path, relations: tuple[str, ...]) -> dict[str, list[tuple]]
 
 
 def _dbt(warehouse: Path, target: Path, *args: str) -> None:
-    from dbt.cli.main import dbtRunner
-
-    os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["DBT_TARGET_PATH"] = str(target)
-    try:
-        result = dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--quiet",
-            ]
-        )
-    finally:
-        _release_duckdb()
-        os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
-        os.environ.pop("DBT_TARGET_PATH", None)
+    result = invoke(
+        [*args, "--quiet"],
+        {"PARTNER_LEDGER_WAREHOUSE": str(warehouse), "DBT_TARGET_PATH": str(target)},
+    )
     assert result.success, result.exception
 
 

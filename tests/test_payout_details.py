@@ -6,7 +6,6 @@ ones."""
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from partner_ledger.rules.payout_details import (
     is_valid_payout,
     is_valid_paypal_account,
 )
-from partner_ledger.settle.dbt import PROJECT_DIR, _release_duckdb
+from partner_ledger.settle.dbt import invoke
 
 VALID_IBANS = [
     "DE89370400440532013000",
@@ -95,31 +94,19 @@ def _sql_verdicts(tmp_path: Path, accounts: list[str]) -> dict[str, tuple[bool, 
     """Each account's (is_valid_iban, is_valid_paypal_account) by the SQL macros: compiled by dbt
     (the project's own profile, on DuckDB) and run on a table of the accounts, inserted as
     parameters (so that no character is lost on the way through the SQL text)."""
-    from dbt.cli.main import dbtRunner
-
     warehouse = tmp_path / "details" / "partner_ledger.duckdb"
     connect(warehouse).close()
-    os.environ["PARTNER_LEDGER_WAREHOUSE"] = str(warehouse)
-    os.environ["DBT_TARGET_PATH"] = str(tmp_path / "target")
-    try:
-        result = dbtRunner().invoke(
-            [
-                "compile",
-                "--inline",
-                "select account, {{ is_valid_iban('account') }} as iban, "
-                "{{ is_valid_paypal_account('account') }} as paypal "
-                "from accounts",
-                "--project-dir",
-                str(PROJECT_DIR),
-                "--profiles-dir",
-                str(PROJECT_DIR),
-                "--quiet",
-            ]
-        )
-    finally:
-        _release_duckdb()
-        os.environ.pop("PARTNER_LEDGER_WAREHOUSE", None)
-        os.environ.pop("DBT_TARGET_PATH", None)
+    result = invoke(
+        [
+            "compile",
+            "--inline",
+            "select account, {{ is_valid_iban('account') }} as iban, "
+            "{{ is_valid_paypal_account('account') }} as paypal "
+            "from accounts",
+            "--quiet",
+        ],
+        {"PARTNER_LEDGER_WAREHOUSE": str(warehouse), "DBT_TARGET_PATH": str(tmp_path / "target")},
+    )
     assert result.success, result.exception
     sql = result.result.results[0].node.compiled_code
     assert "list_reduce" not in sql and "regexp_full_match" in sql  # the portable form

@@ -1,10 +1,12 @@
 """The worked example settled night by night on Spark, cent for cent against the DuckDB run
 (docs/decisions/0028).
 
-Every night of run_dates.txt is a real nightly flow run on DuckDB; then, on a local Spark
-session (dbt-spark, session method, in the Spark environment of scripts/spark_check/env.sh),
-the same raw and rules tables are settled night by night by `dbt run --target spark`, the data
-tests run on Spark's tables, and every table of the ledger and the marts is compared with
+Every night of run_dates.txt is a real nightly flow run on DuckDB, and one more night after a
+partner is delivered late (joined in February, first seen in June: the tier store gets rows for
+months that are frozen for everyone else). Then, on a local Spark session (dbt-spark, session
+method, in the Spark environment of scripts/spark_check/env.sh), the same raw and rules tables,
+as DuckDB had them each night, are settled night by night by `dbt run --target spark`, the
+data tests run on Spark's tables, and every table of the ledger and the marts is compared with
 DuckDB's row for row, on every column. Needs Java 17; skipped, saying so, without it.
 """
 
@@ -64,19 +66,40 @@ TABLES = {
 }
 
 
+LATE_NIGHT = "2025-06-10"
+LATE_PARTNER = (
+    "partner_id,program_id,partner_code,name,email,recruited_by,joined_at,status,"
+    "status_changed_at,payout_method,payout_account\n"
+    "pt_petra,prog_lumen,petra,Petra Lind,petra@late-list.example,,2025-02-01T09:00:00Z,"
+    "active,,sepa,DE89370400440532013000\n"
+)
+
+
 @pytest.fixture(scope="module")
 def spark_report(prefect_harness, example: Path, tmp_path_factory) -> dict:
     workdir = tmp_path_factory.mktemp("spark_example")
+    landing = workdir / "landing"
+    shutil.copytree(example / "landing", landing)
     warehouse = workdir / "warehouse" / "example.duckdb"
     nights = (example / "run_dates.txt").read_text().split()
-    for night in nights:
+
+    def night(as_of: str) -> None:
         nightly_settlement(
-            as_of=date.fromisoformat(night),
-            landing=example / "landing",
+            as_of=date.fromisoformat(as_of),
+            landing=landing,
             rules=example / "rules",
             warehouse=warehouse,
             out=workdir / "out",
         )
+
+    for as_of in nights:
+        night(as_of)
+    # what the nights so far had delivered; the late partner reaches Spark with the last night
+    delivered = workdir / "delivered_before_the_late_partner.duckdb"
+    shutil.copyfile(warehouse, delivered)
+    (landing / "tracking" / "partners" / "late_partners.csv").write_text(LATE_PARTNER)
+    night(LATE_NIGHT)
+    nights_given = [f"{nights[0]}={delivered}", *nights[1:], f"{LATE_NIGHT}={warehouse}"]
     python = subprocess.run(
         [str(SPARK_CHECK / "env.sh")], check=True, capture_output=True, text=True
     ).stdout.strip()
@@ -89,19 +112,19 @@ def spark_report(prefect_harness, example: Path, tmp_path_factory) -> dict:
     }
     (workdir / "spark").mkdir()
     done = subprocess.run(
-        [python, str(SPARK_CHECK / "settle_spark.py"), str(warehouse), str(report), *nights],
+        [python, str(SPARK_CHECK / "settle_spark.py"), str(warehouse), str(report), *nights_given],
         env=env,
         capture_output=True,
         text=True,
     )
     if not report.exists():
         pytest.fail(f"the Spark settlement wrote no report:\n{done.stderr[-3000:]}")
-    return {"nights": nights, **json.loads(report.read_text())}
+    return {"python": python, "env": env, "workdir": workdir, **json.loads(report.read_text())}
 
 
 def test_every_night_settles_on_spark_and_passes_the_data_tests(spark_report: dict) -> None:
     assert list(spark_report["nights"]) == sorted(spark_report["nights"])
-    assert len(spark_report["nights"]) == 8
+    assert len(spark_report["nights"]) == 9
     assert all(night["success"] for night in spark_report["nights"].values())
     assert spark_report["tests_success"] is True
 
@@ -120,6 +143,9 @@ def test_every_table_agrees_with_duckdb_row_for_row(spark_report: dict) -> None:
     assert tables["main.fct_payout_lines"]["rows"] == 6
     assert tables["ledger.ledger_statements"]["rows"] == 9
     assert tables["ledger.ledger_entries"]["rows"] > 0
+    # a row per partner and month since it joined: mira and olga January to June, noah and the
+    # late petra February to June
+    assert tables["ledger.ledger_partner_tiers_monthly"]["rows"] == 6 + 6 + 5 + 5
     assert spark_report["success"] is True
 
 
@@ -130,3 +156,31 @@ def test_spark_ledger_totals_are_the_hand_computed_ones(spark_report: dict, exam
         for row in read_csv_rows(example / "expected" / "ledger_totals.csv")
     }
     assert actual == expected
+
+
+def test_a_null_in_a_contract_column_fails_the_store_on_spark(spark_report: dict) -> None:
+    """Parquet cannot declare a column NOT NULL: the contract's post-hook must refuse the table
+    (macros/spark.sql). Runs after the comparison: it poisons Spark's ledger."""
+    probe = spark_report["workdir"] / "probe.json"
+    last = list(spark_report["nights"])[-1]
+    subprocess.run(
+        [
+            spark_report["python"],
+            str(SPARK_CHECK / "contract_probe.py"),
+            "ledger.ledger_entries",
+            "partner_id",
+            last,
+            str(probe),
+        ],
+        env=spark_report["env"],
+        capture_output=True,
+        check=True,
+    )
+    found = json.loads(probe.read_text())
+    assert found["success"] is False
+    assert any(
+        "ledger.ledger_entries: 1 row(s) with a null in a not-null column of the contract"
+        in message
+        and "partner_id" in message
+        for message in found["messages"]
+    ), found["messages"]

@@ -2,7 +2,13 @@
     recomputed by every run; from the first run whose as-of is on or after the month's end, the
     month is frozen and no later run changes it. A run evaluates only the months not frozen
     (macros/partner_tiers.sql): at the end of a year of history, the open month of each partner
-    rather than every month since it joined. -#}
+    rather than every month since it joined.
+
+    On Spark the table is Parquet, partitioned by month, and a run rewrites the months its rows
+    fall in (dynamic partition overwrite; no merge without Delta, docs/decisions/0028). So that
+    a month rewritten for some partners keeps the others' rows (a partner delivered late, with a
+    joined_at months back, is evaluated for months frozen for everyone else), the stored rows
+    of those months that the run does not evaluate are written again with them. -#}
 {{ config(
     materialized='incremental',
     unique_key='partner_month_id',
@@ -25,6 +31,15 @@ where not exists (
 
 with {{ partner_tier_ctes(months) }}
 
+{%- set columns = [
+    'partner_month_id', 'program_id', 'partner_id', 'month', 'month_start', 'month_end', 'tier',
+    'tier_rank', 'customers_count', 'revenue_cents', 'revenue_scaled', 'is_frozen',
+    'evaluated_as_of',
+] %}
+
+{%- if is_incremental() and target.type == 'spark' %}
+, rows_evaluated as (
+{%- endif %}
 select
     evaluated.partner_month_id,
     evaluated.program_id,
@@ -40,3 +55,18 @@ select
     evaluated.month_end <= {{ as_of_ts() }} as is_frozen,
     {{ as_of_date() }} as evaluated_as_of
 from evaluated
+{%- if is_incremental() and target.type == 'spark' %}
+)
+
+select * from rows_evaluated
+union all
+select {% for column in columns %}stored.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+from {{ this }} as stored
+where stored.month_start in (select rows_evaluated.month_start from rows_evaluated)
+    and not exists (
+        select 1
+        from rows_evaluated
+        where rows_evaluated.partner_id = stored.partner_id
+            and rows_evaluated.month_start = stored.month_start
+    )
+{%- endif %}

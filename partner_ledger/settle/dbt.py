@@ -109,6 +109,20 @@ def _release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
+def invoke(args: list[str], env: dict[str, str]):
+    """dbt in this process (dbtRunner) on the project at the repository root: `args` (the
+    command and its options), with `env` set for the call only. dbt-duckdb's cached database is
+    closed after (_release_duckdb). Returns dbt's result (`success`, `result`, `exception`)."""
+    from dbt.cli.main import dbtRunner
+
+    project = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    with _env(env):
+        try:
+            return dbtRunner().invoke([*args, *project])
+        finally:
+            _release_duckdb()
+
+
 def dbt_build(
     warehouse: Path,
     as_of: str,
@@ -130,14 +144,8 @@ def dbt_build(
     log goes to ``log_dir`` (default: ``logs`` in the target folder), an owner-only folder,
     never the project's ``logs/``.
     """
-    from dbt.cli.main import dbtRunner
-
     args = [
         "build",
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
         "--quiet",
         # manifest.json and run_results.json cost about 2 CPU-seconds a night to write and
         # nothing reads them: node timings come back in the result (DbtResult.seconds_by_node)
@@ -172,11 +180,7 @@ def dbt_build(
         "DBT_LOG_PATH": str(logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    with _env(env):
-        try:
-            result = dbtRunner().invoke(args)
-        finally:
-            _release_duckdb()
+    result = invoke(args, env)
     failures: list[str] = []
     seconds_by_node: dict[str, float] = {}
     if result.result is not None:

@@ -16,9 +16,10 @@ from spark_conf import session, work_dir
 BUILT = ("staging", "intermediate", "ledger", "analytics")
 
 
-def load(warehouse: Path) -> dict[str, int]:
+def load(warehouse: Path, *, fresh: bool = True) -> dict[str, int]:
     """{schema.table: rows} of every raw and rules table copied into the Spark session's
-    catalog, after dropping the schemas dbt builds there."""
+    catalog, replacing the ones there. `fresh` also drops the schemas dbt builds (a first
+    load); without it, what the nights built stays (new deliveries between two nights)."""
     parquet = Path(work_dir()) / "parquet"
     shutil.rmtree(parquet, ignore_errors=True)
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -38,7 +39,7 @@ def load(warehouse: Path) -> dict[str, int]:
     con.close()
 
     spark = session()
-    for schema in ("raw", "rules", *BUILT):
+    for schema in ("raw", "rules", *(BUILT if fresh else ())):
         spark.sql(f"drop database if exists {schema} cascade")
     for schema in ("raw", "rules"):
         spark.sql(f"create database {schema}")

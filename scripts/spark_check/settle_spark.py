@@ -1,12 +1,15 @@
 """Settle on Spark, night by night, what a DuckDB warehouse settled, and compare the two.
 
-    settle_spark.py WAREHOUSE REPORT NIGHT [NIGHT ...]
+    settle_spark.py WAREHOUSE REPORT NIGHT[=SNAPSHOT] [NIGHT[=SNAPSHOT] ...]
 
 Runs in the Spark environment (scripts/spark_check/env.sh), in one process: one local Spark
 session (dbt-spark's session method) serves the load, every night's dbt run and the comparison.
 
 1. The raw and rules tables of WAREHOUSE (a DuckDB file whose nights have run) are copied into
-   Spark (load_spark.py); what dbt built on Spark before is dropped.
+   Spark (load_spark.py); what dbt built on Spark before is dropped. A night written
+   NIGHT=SNAPSHOT first replaces them with those of SNAPSHOT, a copy of the DuckDB warehouse
+   taken after that night's ingest: deliveries that arrived between nights reach Spark when
+   they reached DuckDB.
 2. Each NIGHT is a `dbt run --target spark` of the whole model graph, its as-of in the
    environment as the flows pass it (no re-parse per night). The ledger's stores are
    incremental on Spark too: appended to, never rebuilt (docs/decisions/0028).
@@ -33,7 +36,9 @@ from spark_conf import session, work_dir
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _dbt(args: list[str]) -> bool:
+def run_dbt(args: list[str]):
+    """dbt in this process on the Spark target (the session's state under
+    $PARTNER_LEDGER_SPARK_DIR); prints dbt's exception, if any. Returns dbt's result."""
     from dbt.cli.main import dbtRunner
 
     target = Path(work_dir()) / "target_spark"
@@ -55,20 +60,24 @@ def _dbt(args: list[str]) -> bool:
     )
     if result.exception is not None:
         print(f"dbt {args[0]}: {result.exception}", file=sys.stderr, flush=True)
-    return result.success
+    return result
 
 
 def main(warehouse: Path, report_path: Path, nights: list[str]) -> int:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     report: dict = {"nights": {}, "tables": {}}
     started = time.monotonic()
-    report["load_rows"] = load(warehouse)
+    snapshots = dict(night.partition("=")[::2] for night in nights)
+    first = snapshots[next(iter(snapshots))]
+    report["load_rows"] = load(Path(first) if first else warehouse)
     report["load_seconds"] = round(time.monotonic() - started, 1)
     ok = True
-    for night in nights:
+    for number, (night, snapshot) in enumerate(snapshots.items()):
         started = time.monotonic()
+        if snapshot and number > 0:
+            load(Path(snapshot), fresh=False)
         os.environ["PARTNER_LEDGER_AS_OF"] = night
-        night_ok = _dbt(["run"])
+        night_ok = run_dbt(["run"]).success
         report["nights"][night] = {
             "seconds": round(time.monotonic() - started, 1),
             "success": night_ok,
@@ -83,7 +92,7 @@ def main(warehouse: Path, report_path: Path, nights: list[str]) -> int:
             break
     if ok:
         started = time.monotonic()
-        report["tests_success"] = _dbt(["test", "--exclude-resource-type", "unit_test"])
+        report["tests_success"] = run_dbt(["test", "--exclude-resource-type", "unit_test"]).success
         report["tests_seconds"] = round(time.monotonic() - started, 1)
         ok = report["tests_success"]
         started = time.monotonic()

@@ -1,0 +1,35 @@
+"""Probe the ledger's contract on Spark: put a null into a not-null column of a store that
+settle_spark.py built, run that model again, and report whether dbt refused it.
+
+    contract_probe.py TABLE COLUMN NIGHT REPORT
+
+Runs in the Spark environment, on the session state of $PARTNER_LEDGER_SPARK_DIR. Writes
+REPORT (JSON): the model's success and dbt's message. For tests/test_spark.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from settle_spark import run_dbt
+from spark_conf import session
+
+
+def main(table: str, column: str, night: str, report: Path) -> None:
+    from pyspark.sql.functions import lit
+
+    spark = session()
+    stored = spark.table(table)
+    poisoned = stored.limit(1).withColumn(column, lit(None).cast(stored.schema[column].dataType))
+    poisoned.write.insertInto(table)
+    os.environ["PARTNER_LEDGER_AS_OF"] = night
+    result = run_dbt(["run", "--select", table.split(".")[1]])
+    messages = [str(node.message or "") for node in (result.result or [])]
+    report.write_text(json.dumps({"success": result.success, "messages": messages}) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4]))
