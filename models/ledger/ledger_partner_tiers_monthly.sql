@@ -31,12 +31,6 @@ where not exists (
 
 with {{ partner_tier_ctes(months) }}
 
-{%- set columns = [
-    'partner_month_id', 'program_id', 'partner_id', 'month', 'month_start', 'month_end', 'tier',
-    'tier_rank', 'customers_count', 'revenue_cents', 'revenue_scaled', 'is_frozen',
-    'evaluated_as_of',
-] %}
-
 {%- if is_incremental() and target.type == 'spark' %}
 , rows_evaluated as (
 {%- endif %}
@@ -60,7 +54,9 @@ from evaluated
 
 select * from rows_evaluated
 union all
-select {% for column in columns %}stored.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+{#- by name, in the contract's order (the select's): a partitioned table keeps its partition
+    column last, so `stored.*` would not line up #}
+select {% for column in model.columns %}stored.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
 from {{ this }} as stored
 where stored.month_start in (select rows_evaluated.month_start from rows_evaluated)
     and not exists (

@@ -33,8 +33,8 @@ def _spark_text(name: str, data_type: str) -> str:
 
 
 def compare(reference: Path, tables: list[str] | None = None) -> dict[str, tuple[int, int, int]]:
-    """{table: (DuckDB rows, rows only in Spark, rows only in DuckDB)}; a table Spark lacks
-    counts every DuckDB row as missing."""
+    """{table: (DuckDB rows, rows only in Spark, rows only in DuckDB)}. A table or a column
+    Spark lacks stops the comparison (Spark's error, or the missing columns named)."""
     work = Path(work_dir())
     con = duckdb.connect()
     # attached under its file's name, which its views name their tables with
