@@ -148,7 +148,8 @@
     {%- if target.type != 'duckdb' -%}{{ return('') }}{%- endif -%}
     {%- set marks = scope_marks_relation() -%}
     create schema if not exists {{ marks.database }}.{{ marks.schema }};
-    {{ scope_marks_ddl(marks) }}
+    {{ scope_marks_ddl(marks) }};
+    {{ written_keys_ddl() }}
 {%- endmacro %}
 
 {#- Post-hook of a scoped model: remember what this build saw (in the build's transaction). -#}
@@ -178,7 +179,10 @@
     deleted nor inserted. A scope is wider than what changes (on M's closing night
     fct_paid_events recomputed 27,505 rows and 5,581 differed; fct_ledger_entries 483,750 and
     229,429), and each replaced row is a deleted row the table keeps until a checkpoint
-    compacts it (partner_ledger.io.warehouse.checkpoint). -#}
+    compacts it (partner_ledger.io.warehouse.checkpoint).
+
+    A `changes` build then records the keys it deleted or inserted, for the night's data tests
+    (macros/written_keys.sql); a full build records none. -#}
 {% macro get_incremental_scope_replace_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
@@ -197,7 +201,19 @@
     delete from {{ target }}
     where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ source }} where not scope_only
+    select {{ columns }} from {{ source }} where not scope_only;
+    {% if built_changes_only() -%}
+    {{ record_written_keys(source, key, arg_dict['dest_columns']) }}
+    {%- else -%}
+    {{ forget_written_keys() }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- True when the model being built computed its `changes` scope (the comment change_scope's
+    caller writes at the top of its SQL: `-- scope: changes (...)`); false for a full build,
+    whose scope is every key. -#}
+{% macro built_changes_only() -%}
+    {{ return('\n-- scope: changes (' in model.compiled_code) }}
 {%- endmacro %}
 
 {#- Incremental strategy of models scoped by group (`unique_key`: the group's columns, a list):

@@ -218,3 +218,43 @@ def test_an_invalid_rules_folder_stops_the_run_and_changes_nothing(
         assert con.execute("select max(period) from fct_payout_batches").fetchone() == ("2025-05",)
     finally:
         con.close()
+
+
+def test_a_night_may_close_when_a_period_ended_since_the_last_close(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """The guess that decides whether Great Expectations is imported beside the build: the
+    example's last close is May 2025, so 2 June closes nothing and 1 July may close June; a
+    warehouse without a ledger (a first run) may close anything."""
+    from partner_ledger.settle.checks import may_close
+
+    con = connect(warehouse, read_only=True)
+    try:
+        assert not may_close(con, "2025-06-02")
+        assert not may_close(con, "2025-06-30")
+        assert may_close(con, "2025-07-01")
+    finally:
+        con.close()
+    empty = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    try:
+        assert may_close(empty, "2025-07-01")
+    finally:
+        empty.close()
+
+
+def test_the_prefetch_imports_great_expectations() -> None:
+    """In a fresh interpreter: the thread leaves the package imported, as the audit needs it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from partner_ledger.settle.checks import prefetch_great_expectations\n"
+        "assert 'great_expectations' not in sys.modules\n"
+        "prefetch_great_expectations().join()\n"
+        "print('great_expectations' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+    )
+    assert result.stdout.strip() == "True", result.stderr

@@ -3,7 +3,7 @@
     stamped recorded_at = the run's as-of. A difference keeps its type and the dates of its
     money event; a key that is no longer owed is reversed with the attributes it was booked
     with. Running the same night again finds no difference and appends nothing. -#}
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', written_key='entry_id') }}
 
 {%- set attributes = [
     'program_id', 'partner_id', 'currency', 'entry_type', 'source_key', 'paid_event_type',

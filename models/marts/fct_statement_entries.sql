@@ -6,7 +6,7 @@
     A closed batch never changes (its settled entries and its held entries are fixed by the
     closing run), so each night adds the rows of the batches it closed and reads nothing else:
     incremental by batch, never by rebuilding the statements of years of closes. -#}
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', written_key='statement_entry_id') }}
 
 with entries as (
     select * from {{ ref('fct_ledger_entries') }}

@@ -109,13 +109,14 @@ def _release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def invoke(args: list[str], env: dict[str, str]):
-    """dbt in this process (dbtRunner) on the project at the repository root: `args` (the
-    command and its options), with `env` set for the call only. dbt-duckdb's cached database is
-    closed after (_release_duckdb). Returns dbt's result (`success`, `result`, `exception`)."""
+def invoke(args: list[str], env: dict[str, str], project_dir: Path = PROJECT_DIR):
+    """dbt in this process (dbtRunner) on the project at the repository root (or at
+    `project_dir`): `args` (the command and its options), with `env` set for the call only.
+    dbt-duckdb's cached database is closed after (_release_duckdb). Returns dbt's result
+    (`success`, `result`, `exception`)."""
     from dbt.cli.main import dbtRunner
 
-    project = ["--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    project = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     with _env(env):
         try:
             return dbtRunner().invoke([*args, *project])
@@ -133,6 +134,7 @@ def dbt_build(
     threads: int | None = None,
     empty: bool = False,
     every_test: bool = False,
+    project_dir: Path = PROJECT_DIR,
 ) -> DbtResult:
     """`dbt build` (models and data tests) on `warehouse` for the night `as_of`.
 
@@ -142,7 +144,8 @@ def dbt_build(
 
     ``threads`` overrides the profile's (1 gives node timings that do not overlap). dbt's own
     log goes to ``log_dir`` (default: ``logs`` in the target folder), an owner-only folder,
-    never the project's ``logs/``.
+    never the project's ``logs/``. ``project_dir`` builds another copy of the project (a test's
+    mutant) under this code's fingerprint, so that its scoped models build as this code's would.
     """
     args = [
         "build",
@@ -180,7 +183,7 @@ def dbt_build(
         "DBT_LOG_PATH": str(logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    result = invoke(args, env)
+    result = invoke(args, env, project_dir)
     failures: list[str] = []
     seconds_by_node: dict[str, float] = {}
     if result.result is not None:

@@ -9,7 +9,7 @@
     line of the same delivery) already carried. Almost every click is delivered once, and such a
     click is its own only version: attribution versions just the click ids that have a
     redelivery instead of all of them (int_touch_verdicts). -#}
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', written_key='delivery_seq') }}
 
 with arriving as {{ not_materialized() }} (
     select

@@ -1,0 +1,139 @@
+{#- The keys a build wrote, and data tests that check those rows only (issue 11,
+    docs/decisions/0029).
+
+    A scoped model (strategy `scope_replace`, macros/change_scope.sql) replaces the rows of the
+    keys its inputs touched and keeps every other stored row as the previous build wrote it; an
+    append-only store with a `written_key` config only adds rows. Such a build records the keys
+    it deleted or inserted (`intermediate.written_keys`) and, in `intermediate.written_key_builds`,
+    the dbt invocation that wrote them and the key's column. A generic data test of the model
+    run by the same invocation then reads the rows of those keys only (get_where_subquery): a
+    row that no build since the last tested one wrote is the row that build's tests passed.
+    A test whose columns are a key (primary_key, unique_combination, unique) must contain the
+    written key's column, so that two rows sharing a tested key share the written key: if one
+    was written tonight, both are read.
+
+    A full build, a first build, `--full-refresh`, and any test run by another invocation (a
+    `dbt test` by hand) read every row. Only DuckDB builds record keys: on Spark the scoped
+    models are plain tables and every test reads every row. -#}
+
+{#- The two tables, in the intermediate schema (generate_schema_name uses it as named). Called
+    through adapter.dispatch (`written_keys_relations()` below) and built from context members
+    only: a generic test's compilation sees only the macros its node depends on, and
+    duckdb__get_where_subquery runs there. -#}
+{% macro written_keys_relations() -%}
+    {{ return(adapter.dispatch('written_keys_relations', 'partner_ledger')()) }}
+{%- endmacro %}
+
+{% macro default__written_keys_relations() -%}
+    {{ return({
+        'builds': api.Relation.create(
+            database=target.database, schema='intermediate', identifier='written_key_builds', type='table'
+        ),
+        'written': api.Relation.create(
+            database=target.database, schema='intermediate', identifier='written_keys', type='table'
+        ),
+    }) }}
+{%- endmacro %}
+
+{#- SQL: both tables, created if missing (on-run-start, beside the scope marks). -#}
+{% macro written_keys_ddl() -%}
+    {%- set relations = written_keys_relations() -%}
+    create table if not exists {{ relations.builds }} (
+        model_name varchar primary key,
+        built_by varchar not null,
+        key_column varchar not null,
+        key_type varchar not null
+    );
+    create table if not exists {{ relations.written }} (
+        model_name varchar not null,
+        key_value varchar
+    )
+{%- endmacro %}
+
+{#- SQL, in the model's transaction: this build wrote the rows of the distinct `key` values of
+    `source` (the model's temporary table, after the strategy has dropped what it does not
+    write). `columns`: the table's columns (the key's type is read from them). -#}
+{% macro record_written_keys(source, key, columns) -%}
+    {%- set relations = written_keys_relations() -%}
+    {%- set key_type = (columns | selectattr('name', 'equalto', key) | map(attribute='dtype') | first) or 'varchar' -%}
+    {{ forget_written_keys() }};
+    insert into {{ relations.builds }}
+    values ('{{ this.identifier }}', '{{ invocation_id }}', '{{ key }}', '{{ key_type }}');
+    insert into {{ relations.written }}
+    select distinct '{{ this.identifier }}', cast({{ key }} as varchar) from {{ source }}
+{%- endmacro %}
+
+{#- SQL: the model's keys are not recorded (a full build: its tests read every row). -#}
+{% macro forget_written_keys() -%}
+    {%- set relations = written_keys_relations() -%}
+    delete from {{ relations.builds }} where model_name = '{{ this.identifier }}';
+    delete from {{ relations.written }} where model_name = '{{ this.identifier }}'
+{%- endmacro %}
+
+{#- The append strategy on DuckDB: dbt's, and for a model with `written_key` config the keys of
+    the rows it appends. -#}
+{% macro duckdb__get_incremental_append_sql(arg_dict) -%}
+    {{ dbt.default__get_incremental_append_sql(arg_dict) }}
+    {%- if config.get('written_key') %};
+    {{ record_written_keys(arg_dict['temp_relation'], config.get('written_key'), arg_dict['dest_columns']) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The relation a generic data test reads (dbt calls this for every generic test's model):
+    when `relation` is a model whose keys this dbt invocation recorded, the rows of those keys
+    (and rows with no key); every row otherwise. With the test's `where`, as dbt's. It runs in
+    the test's compilation, which sees only the macros the test node depends on: it calls
+    other macros through adapter.dispatch only. -#}
+{% macro duckdb__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set base -%}
+        {%- if where -%}(select * from {{ relation }} where {{ where }}) dbt_subquery{%- else -%}{{ relation }}{%- endif -%}
+    {%- endset -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) if execute else none -%}
+    {%- if node is none
+        or (node.config.get('incremental_strategy') != 'scope_replace' and not node.config.get('written_key')) -%}
+        {{ return(base if where else relation) }}
+    {%- endif -%}
+    {%- set tables = adapter.dispatch('written_keys_relations', 'partner_ledger')() -%}
+    {#- a warehouse whose builds never recorded keys (older code; a compile) has no table -#}
+    {%- set recorded = adapter.execute(
+        "select count(*) from duckdb_tables() where database_name = '" ~ tables.builds.database
+        ~ "' and schema_name = '" ~ tables.builds.schema ~ "' and table_name = '"
+        ~ tables.builds.identifier ~ "'",
+        fetch=true,
+    )[1].rows[0][0] -%}
+    {%- if not recorded -%}
+        {{ return(base if where else relation) }}
+    {%- endif -%}
+    {%- set found = adapter.execute(
+        "select key_column, key_type from " ~ tables.builds
+        ~ " where model_name = '" ~ relation.identifier ~ "' and built_by = '" ~ invocation_id ~ "'",
+        fetch=true,
+    )[1] -%}
+    {%- if found.rows | length != 1 -%}
+        {{ return(base if where else relation) }}
+    {%- endif -%}
+    {%- set key, key_type = found.rows[0] -%}
+    {%- set test = model.test_metadata or {} -%}
+    {%- set kwargs = test.get('kwargs', {}) -%}
+    {%- set tested = kwargs.get('columns') or kwargs.get('combination_of_columns') or [kwargs.get('column_name')] -%}
+    {%- if test.get('name') in ['primary_key', 'unique_combination', 'unique'] and key not in tested -%}
+        {{ exceptions.raise_compiler_error(
+            test.get('name') ~ " on " ~ relation.identifier ~ ": the key " ~ tested
+            ~ " does not contain the written key " ~ key
+            ~ " (macros/written_keys.sql): the test would not read an older row sharing a new row's key"
+        ) }}
+    {%- endif -%}
+    {%- set filtered -%}
+    (
+        select * from {{ base }}
+        where {{ key }} in (
+            select cast(key_value as {{ key_type }})
+            from {{ tables.written }}
+            where model_name = '{{ relation.identifier }}'
+        )
+            or {{ key }} is null
+    ) as written_rows
+    {%- endset -%}
+    {{ return(filtered) }}
+{%- endmacro %}

@@ -1,0 +1,187 @@
+"""A night's data tests read the rows the night wrote (issue 11, docs/decisions/0029).
+
+A scoped model's build (strategy `scope_replace`) and an append-only store with `written_key`
+record the keys they wrote; the night's generic tests of those models then read the rows of
+those keys only (macros/written_keys.sql). Here the worked example is built for a first night
+(full builds: every test reads every row), then for the next night, as the nightly build runs
+it, and with a mutant model that writes one row twice: the night's filtered test must still
+catch it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from partner_ledger.io.ingest import ingest_landing
+from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.rules.load import load_rules
+from partner_ledger.settle.dbt import PROJECT_DIR, DbtError, dbt_build, invoke
+
+WAREHOUSE = "example.duckdb"  # the views name their catalog after the file
+FIRST, NEXT = "2025-04-01", "2025-05-01"
+SCOPED = {
+    "int_stripe_charges_linked": "charge_id",
+    "int_paid_events_resolved": "paid_event_key",
+    "int_paid_events_numbered": "paid_event_key",
+    "int_paid_events_attributed": "paid_event_key",
+    "int_commissions_computed": "paid_event_key",
+    "int_ledger_entries_expected": "ledger_key",
+    "fct_paid_events": "paid_event_key",
+    "fct_ledger_entries": "entry_id",
+    "dim_customers": "customer_id",
+}
+APPENDED = {
+    "int_clicks_delivered": "delivery_seq",
+    "ledger_entries": "entry_id",
+    "fct_statement_entries": "statement_entry_id",
+}
+
+
+@pytest.fixture(scope="module")
+def first_night(example: Path, tmp_path_factory) -> Path:
+    """The example's warehouse after the first night's build (every model built in full)."""
+    warehouse = tmp_path_factory.mktemp("first_night") / WAREHOUSE
+    con = connect(warehouse)
+    ensure_raw_schema(con)
+    load_rules(con, example / "rules")
+    ingest_landing(con, example / "landing")
+    con.close()
+    dbt_build(warehouse, FIRST, target_dir=warehouse.parent / "target")
+    return warehouse
+
+
+def _copy(warehouse: Path, folder: Path) -> Path:
+    folder.mkdir()
+    shutil.copyfile(warehouse, folder / WAREHOUSE)
+    return folder / WAREHOUSE
+
+
+def _compiled_test(target: Path, prefix: str) -> str:
+    return next((target / "compiled").rglob(f"{prefix}*.sql")).read_text()
+
+
+def test_a_night_tests_the_keys_it_wrote(first_night: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(str(first_night), read_only=True)
+    first_builds = con.execute("select count(*) from intermediate.written_key_builds").fetchone()
+    con.close()
+    assert first_builds == (0,)  # full builds record no keys: their tests read every row
+
+    warehouse = _copy(first_night, tmp_path / "next")
+    target = tmp_path / "target"
+    dbt_build(warehouse, NEXT, target_dir=target)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        builds = dict(
+            con.execute(
+                "select model_name, key_column from intermediate.written_key_builds"
+            ).fetchall()
+        )
+        written = {
+            model: {key for (key,) in keys}
+            for model in builds
+            for keys in [
+                con.execute(
+                    "select key_value from intermediate.written_keys where model_name = ?",
+                    [model],
+                ).fetchall()
+            ]
+        }
+        appended = {
+            entry_id
+            for (entry_id,) in con.execute(
+                "select entry_id from ledger.ledger_entries where recorded_at = ?", [NEXT]
+            ).fetchall()
+        }
+        deliveries = {
+            str(seq)
+            for (seq,) in con.execute(
+                "select distinct delivery_seq from raw.load_manifest "
+                "where delivery_seq > (select min(delivery_seq) from raw.load_manifest)"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert builds == SCOPED | APPENDED
+    assert written["ledger_entries"] == appended and appended  # exactly tonight's entries
+    assert written["int_clicks_delivered"] <= deliveries
+    assert written["int_commissions_computed"]  # April's paid events
+    # the night's key tests of those models read the written rows; others read every row
+    assert "written_rows" in _compiled_test(target, "primary_key_int_commissions_computed")
+    assert "written_rows" in _compiled_test(target, "primary_key_ledger_entries_entry_id")
+    assert "written_rows" in _compiled_test(
+        target, "accepted_values_fct_statement_entries_line_kind"
+    )
+    assert "written_rows" not in _compiled_test(target, "primary_key_ledger_period_closes_batch_id")
+
+    # another invocation (a test run by hand) reads every row
+    result = invoke(
+        ["test", "--select", "int_commissions_computed"],
+        {
+            "PARTNER_LEDGER_AS_OF": NEXT,
+            "PARTNER_LEDGER_WAREHOUSE": str(warehouse),
+            "DBT_TARGET_PATH": str(tmp_path / "target-by-hand"),
+            "DBT_LOG_PATH": str(tmp_path / "logs"),
+        },
+    )
+    assert result.success
+    assert "written_rows" not in _compiled_test(
+        tmp_path / "target-by-hand", "primary_key_int_commissions_computed"
+    )
+
+
+def _mutant_project(folder: Path, model: str, old: str, new: str) -> Path:
+    """A copy of the dbt project with one model's SQL changed."""
+    folder.mkdir()
+    for entry in ("dbt_project.yml", "profiles.yml", "models", "macros", "data-tests", "seeds"):
+        source = PROJECT_DIR / entry
+        if source.is_dir():
+            shutil.copytree(source, folder / entry)
+        else:
+            shutil.copyfile(source, folder / entry)
+    path = next((folder / "models").rglob(f"{model}.sql"))
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return folder
+
+
+def test_a_row_written_twice_tonight_fails_the_night(first_night: Path, tmp_path: Path) -> None:
+    """The commissions model writes its newest row twice: a key written tonight, so the night's
+    filtered key test reads both rows and fails the build."""
+    project = _mutant_project(
+        tmp_path / "project",
+        "int_commissions_computed",
+        "{{ scope_select(scope, 'computed', 'commission_event_keys', 'paid_event_key') }}",
+        ", computed_twice as (\n"
+        "    select * from computed\n"
+        "    union all\n"
+        "    (select * from computed order by paid_at desc, paid_event_key, entry_type limit 1)\n"
+        ")\n\n"
+        "{{ scope_select(scope, 'computed_twice', 'commission_event_keys', 'paid_event_key') }}",
+    )
+    warehouse = _copy(first_night, tmp_path / "next")
+    with pytest.raises(DbtError) as failed:
+        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
+    assert "primary_key_int_commissions_computed" in str(failed.value), failed.value
+    assert "fail" in str(failed.value)
+    compiled = _compiled_test(tmp_path / "target", "primary_key_int_commissions_computed")
+    assert "written_rows" in compiled
+
+
+def test_a_written_key_outside_the_tested_key_is_refused(first_night: Path, tmp_path: Path) -> None:
+    """A written key that a key test does not contain could hide a duplicate (an older row with
+    the same tested key but another written key is not read): the test refuses to compile."""
+    project = _mutant_project(
+        tmp_path / "project",
+        "ledger_entries",
+        "written_key='entry_id'",
+        "written_key='recorded_at'",
+    )
+    warehouse = _copy(first_night, tmp_path / "next")
+    with pytest.raises(DbtError) as failed:
+        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
+    assert "does not contain the written key recorded_at" in str(failed.value), failed.value
