@@ -42,8 +42,11 @@
         model_name varchar primary key,
         built_by varchar not null,
         key_column varchar not null,
-        key_type varchar not null
+        key_type varchar not null,
+        built_from varchar
     );
+    {#- a warehouse whose table predates the column (decision 0029's first version) -#}
+    alter table {{ relations.builds }} add column if not exists built_from varchar;
     create table if not exists {{ relations.written }} (
         model_name varchar not null,
         key_value varchar
@@ -56,11 +59,41 @@
 {% macro record_written_keys(source, key, columns) -%}
     {%- set relations = written_keys_relations() -%}
     {%- set key_type = (columns | selectattr('name', 'equalto', key) | map(attribute='dtype') | first) or 'varchar' -%}
+    {%- set marks = scope_marks_relation() %}
     {{ forget_written_keys() }};
     insert into {{ relations.builds }}
-    values ('{{ this.identifier }}', '{{ invocation_id }}', '{{ key }}', '{{ key_type }}');
+    select
+        '{{ this.identifier }}', '{{ invocation_id }}', '{{ key }}', '{{ key_type }}',
+        (select {{ marks_text('marks') }} from {{ marks }} as marks where marks.model_name = '{{ this.identifier }}');
     insert into {{ relations.written }}
     select distinct '{{ this.identifier }}', cast({{ key }} as varchar) from {{ source }}
+{%- endmacro %}
+
+{#- SQL: a scoped model's marks as one text (the scope a build started from). -#}
+{% macro marks_text(marks) -%}
+    cast({{ marks }}.built_as_of as varchar) || '/' || {{ marks }}.through_seq || '/' || {{ marks }}.fingerprint
+{%- endmacro %}
+
+{#- True when `producer`, a scoped model this one reads, recorded in this invocation the keys it
+    wrote, and its build started from the marks this model was last built with (both were built
+    by the same earlier invocation): the recorded keys are then every key whose row of
+    `producer` changed since this model's last build. False otherwise (the caller then reads
+    all of `producer`). Called while the model's own marks are still the last build's. -#}
+{% macro wrote_since_my_last_build(producer) -%}
+    {%- if not execute or target.type != 'duckdb' -%}{{ return(false) }}{%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from " ~ written_keys_relations().builds ~ " as builds, "
+        ~ scope_marks_relation() ~ " as marks"
+        ~ " where builds.model_name = '" ~ producer ~ "' and builds.built_by = '" ~ invocation_id ~ "'"
+        ~ " and marks.model_name = '" ~ this.identifier ~ "'"
+        ~ " and builds.built_from = " ~ marks_text('marks')
+    ) -%}
+    {{ return(found.columns[0].values()[0] == 1) }}
+{%- endmacro %}
+
+{#- SQL: the keys `producer` recorded (after wrote_since_my_last_build), as text. -#}
+{% macro written_key_values(producer) -%}
+    select key_value from {{ written_keys_relations().written }} where model_name = '{{ producer }}'
 {%- endmacro %}
 
 {#- SQL: the model's keys are not recorded (a full build: its tests read every row). -#}

@@ -185,3 +185,41 @@ def test_a_written_key_outside_the_tested_key_is_refused(first_night: Path, tmp_
     with pytest.raises(DbtError) as failed:
         dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
     assert "does not contain the written key recorded_at" in str(failed.value), failed.value
+
+
+def test_a_model_reads_the_keys_written_since_its_own_last_build(
+    first_night: Path, tmp_path: Path
+) -> None:
+    """The expected ledger computes the commissions' entries only for the events the commissions
+    model wrote tonight, when that model's build started from the expected ledger's own last
+    build. Here the commissions model and what it reads are built alone in between (their keys
+    of 20 May are not tonight's; with the check of where a build started removed, the expected
+    ledger misses the three entries of 3, 12 and 16 May): on 28 May the expected ledger compares every entry instead, and both tables
+    equal those of a full build."""
+    warehouse = _copy(first_night, tmp_path / "scoped")
+    dbt_build(warehouse, NEXT, target_dir=tmp_path / "t")
+    dbt_build(
+        warehouse, "2025-05-20", target_dir=tmp_path / "t", select="+int_commissions_computed"
+    )
+    reference = _copy(warehouse, tmp_path / "full")
+    con = duckdb.connect(str(reference))
+    for table in ("int_commissions_computed", "int_ledger_entries_expected"):
+        con.execute(f"drop table intermediate.{table}")
+    con.close()
+    for built, target in ((warehouse, "t-scoped"), (reference, "t-full")):
+        dbt_build(built, "2025-05-28", target_dir=tmp_path / target)
+    compiled = next((tmp_path / "t-scoped" / "compiled").rglob("int_ledger_entries_expected.sql"))
+    assert "-- scope: changes (" in compiled.read_text()
+    assert "commissions by written keys" not in compiled.read_text()
+    con = duckdb.connect()
+    con.execute(f"attach '{warehouse}' as scoped (read_only)")
+    con.execute(f"attach '{reference}' as full_build (read_only)")
+    for table in ("intermediate.int_ledger_entries_expected", "ledger.ledger_entries"):
+        differing = con.execute(
+            f"select count(*) from (select * from scoped.{table} except all "
+            f"select * from full_build.{table}) union all "
+            f"select count(*) from (select * from full_build.{table} except all "
+            f"select * from scoped.{table})"
+        ).fetchall()
+        assert differing == [(0,), (0,)], (table, differing)
+    con.close()

@@ -7,7 +7,9 @@
 
     Scoped (macros/change_scope.sql, docs/decisions/0026): a night recomputes the entries of
     the events whose commission may have changed since the last build:
-    - the events the attributed events may have changed (attributed_events_scope, read from this
+    - the events whose row int_paid_events_attributed wrote since this model's last build, when
+      it recorded them in this build (macros/written_keys.sql, docs/decisions/0029); otherwise
+      the events the attributed events may have changed (attributed_events_scope, read from this
       model's commission rows), and every current event of a customer whose numbering may have
       changed (an event that earned nothing before is not stored);
     - every event of a partner whose state differs from the one its entries were computed with
@@ -25,7 +27,10 @@
 
 {{ scope_dependencies(paid_events_scope_inputs() + ['int_paid_events_numbered', 'int_customers_attributed']) }}
 {%- set scope = change_scope() %}
--- scope: {{ scope.mode }} ({{ scope.why }})
+{%- set by_written_events = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_paid_events_attributed') %}
+{%- set why = scope.why ~ ('; events by written keys' if by_written_events else '') %}
+-- scope: {{ scope.mode }} ({{ why }})
 
 with partners as (
     select * from {{ ref('int_partners_current') }}
@@ -52,7 +57,18 @@ partner_states as (
 (select * from {{ this }} where entry_type = 'commission')
 {%- endset %}
 
+{%- if by_written_events %}
+
+{# every event whose attributed row changed since this model's last build (a row is a function
+   of its attributed event, its partner, the tier of its month and the rules) #}
+attributed_event_keys as (
+    select key_value as paid_event_key
+    from ({{ written_key_values('int_paid_events_attributed') }}) as written
+),
+{%- else %}
+
 {{ attributed_events_scope(scope, stored_commissions) }},
+{%- endif %}
 
 changed_partners as (
     select states.partner_id
@@ -103,12 +119,14 @@ retiered_events as (
 commission_event_keys as (
     select paid_event_key from attributed_event_keys
     union
+    {%- if not by_written_events %}
     select current_events.paid_event_key
     from {{ ref('int_paid_events_attributed') }} as current_events
     inner join scope_customers
         on current_events.program_id = scope_customers.program_id
         and current_events.customer_key = scope_customers.customer_key
     union
+    {%- endif %}
     select current_events.paid_event_key
     from {{ ref('int_paid_events_attributed') }} as current_events
     where current_events.partner_id in (select changed_partners.partner_id from changed_partners)

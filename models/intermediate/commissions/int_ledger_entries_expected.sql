@@ -4,7 +4,12 @@
     reversed and the new one booked (SPEC §1.1 for adjustments).
 
     Scoped by difference (macros/change_scope.sql, docs/decisions/0026): a night computes every
-    entry and writes the entries that changed, so an unchanged history is not written again. -#}
+    entry and writes the entries that changed, so an unchanged history is not written again.
+    The commissions' entries (most of the ledger) are computed only for the paid events whose
+    commission rows changed, when int_commissions_computed recorded them in this build
+    (macros/written_keys.sql, docs/decisions/0029): an entry is a function of its commission
+    row alone (and of the rules, in the fingerprint). The clawbacks and adjustments are computed
+    whole and compared, as before. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='ledger_key',
@@ -14,7 +19,12 @@
 
 {{ scope_dependencies() }}
 {%- set scope = change_scope() %}
--- scope: {{ scope.mode }} ({{ scope.why }})
+{%- set by_written_commissions = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_commissions_computed') %}
+{#- the entry types of int_commissions_computed's rows -#}
+{%- set commission_types = "('commission', 'referral_commission')" %}
+{%- set why = scope.why ~ ('; commissions by written keys' if by_written_commissions else '') %}
+-- scope: {{ scope.mode }} ({{ why }})
 
 with programs as (
     select program_id, currency from {{ ref('stg_rules__programs') }}
@@ -42,6 +52,9 @@ earned as (
         touch_source,
         touch_id
     from {{ ref('int_commissions_computed') }}
+    {%- if by_written_commissions %}
+    where paid_event_key in ({{ written_key_values('int_commissions_computed') }})
+    {%- endif %}
 ),
 
 clawbacks as (
@@ -114,4 +127,40 @@ expected as (
     from entries
 )
 
+{%- if by_written_commissions %},
+
+{# every stored commission entry of a written event and every recomputed one; the other
+   entries by difference #}
+differing_keys as (
+    select stored.ledger_key
+    from {{ this }} as stored
+    where stored.entry_type in {{ commission_types }}
+        and stored.source_key in ({{ written_key_values('int_commissions_computed') }})
+    union
+    select ledger_key from expected where entry_type in {{ commission_types }}
+    union
+    select ledger_key
+    from (
+        select * from expected where entry_type not in {{ commission_types }}
+        except
+        select * from {{ this }} where entry_type not in {{ commission_types }}
+    ) as differing
+    union
+    select stored.ledger_key
+    from {{ this }} as stored
+    where stored.entry_type not in {{ commission_types }}
+        and stored.ledger_key not in (
+            select current_rows.ledger_key from expected as current_rows
+            where current_rows.entry_type not in {{ commission_types }}
+        )
+)
+
+select *, false as scope_only
+from expected
+where ledger_key in (select differing_keys.ledger_key from differing_keys)
+union all by name
+select ledger_key, true as scope_only from differing_keys
+{%- else %}
+
 {{ diff_scope_select(scope, 'expected', 'ledger_key') }}
+{%- endif %}
