@@ -37,7 +37,7 @@ from partner_ledger.publish.payout_files import (
 )
 from partner_ledger.publish.review import Night, night_counts, record_holds
 from partner_ledger.rules.load import load_rules
-from partner_ledger.settle.checks import check_new_batches, may_close, prefetch_great_expectations
+from partner_ledger.settle.checks import check_new_batches, prefetch_if_closing
 from partner_ledger.settle.dbt import dbt_build
 from partner_ledger.settle.night import (
     QUARANTINE_KEY,
@@ -172,16 +172,6 @@ def build(
         )
     _logger().info("dbt built %d node(s)", result.nodes)
     return result.nodes, dict(result.slowest())
-
-
-def may_close_tonight(work: Path, as_of: date) -> bool:
-    """Whether tonight may close a period, asked of the working copy before the build (its
-    answer only decides whether Great Expectations is imported beside the build)."""
-    con = connect(work)  # as the audit opens it: the run's open working copy
-    try:
-        return may_close(con, as_of.isoformat())
-    finally:
-        con.close()
 
 
 @task
@@ -330,8 +320,7 @@ def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
         if rebuild:
             before = (0, set(restore_published(work, config)), set())
             lap("restore_published")
-        if may_close_tonight(work, config.as_of):
-            prefetch_great_expectations()
+        prefetch_if_closing(work, config.as_of.isoformat())
         summary.models_built, summary.slowest_dbt_nodes = build(
             work,
             config.as_of,

@@ -470,11 +470,20 @@ customer_event_keys as (
     winning touch) may have changed since the scope's last build: the events the numbering may
     have changed (paid_events_scope, customer_events_scope), and every event of a customer
     whose winning touch differs from the one `stored` (the model's rows, one winning touch per
-    customer: partner_id null where none) was built with. Gives `attributed_event_keys`. -#}
-{% macro attributed_events_scope(scope, stored) -%}
+    customer: partner_id null where none) was built with. Gives `attributed_event_keys`.
+    `numbered_keys`: a query of the events whose numbered row changed since the scope's last
+    build, when the numbering recorded them (macros/written_keys.sql), in place of finding
+    them again. -#}
+{% macro attributed_events_scope(scope, stored, numbered_keys=none) -%}
+{%- if numbered_keys is none %}
 {{ paid_events_scope(scope, emails_of=ref('int_paid_events_numbered')) }},
 
 {{ customer_events_scope(stored, ref('int_paid_events_numbered')) }},
+{%- else %}
+customer_event_keys as (
+    select key_value as paid_event_key from ({{ numbered_keys }}) as written
+),
+{%- endif %}
 
 attribution_built as (
     select distinct program_id, customer_key, partner_id, touch_source, touch_id, touched_at

@@ -14,7 +14,11 @@
 
     A full build, a first build, `--full-refresh`, and any test run by another invocation (a
     `dbt test` by hand) read every row. Only DuckDB builds record keys: on Spark the scoped
-    models are plain tables and every test reads every row. -#}
+    models are plain tables and every test reads every row.
+
+    A model downstream may read its parent's keys in place of finding its scope again
+    (wrote_since_my_last_build: the parent's build recorded `built_from`, the marks it started
+    from, and they must be the model's own). -#}
 
 {#- The two tables, in the intermediate schema (generate_schema_name uses it as named). Called
     through adapter.dispatch (`written_keys_relations()` below) and built from context members

@@ -480,11 +480,12 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
             assert "-- scope: changes" in compiled.read_text(), (
                 f"{name} was built in full on {night}"
             )
-        # the expected ledger read the commissions' events written tonight, and the commissions
-        # the attributed events written tonight (macros/written_keys.sql)
+        # the expected ledger read the commissions' events written tonight, the commissions the
+        # attributed events', and those the numbered events' (macros/written_keys.sql)
         for name, phrase in (
             ("int_ledger_entries_expected", "; commissions by written keys"),
             ("int_commissions_computed", "; events by written keys"),
+            ("int_paid_events_attributed", "; events by written keys"),
         ):
             compiled = next((tmp_path / "target-scoped" / "compiled").rglob(f"{name}.sql"))
             assert (phrase in compiled.read_text()) == bool(index), (name, night)

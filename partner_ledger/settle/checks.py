@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from partner_ledger.io.warehouse import connect
 from partner_ledger.publish.review import REVIEW_COLUMNS, Night, review_rows
 from partner_ledger.settle.audit_page import outcome_of, write_audit_page
 
@@ -119,6 +120,17 @@ def prefetch_great_expectations() -> threading.Thread:
     thread = threading.Thread(target=load, name="prefetch-great-expectations", daemon=True)
     thread.start()
     return thread
+
+
+def prefetch_if_closing(work: Path, as_of: str) -> threading.Thread | None:
+    """Before the night's build: import Great Expectations beside it when the night may close a
+    period (may_close, asked of the run's working copy `work`, opened as the audit opens it)."""
+    con = connect(work)
+    try:
+        closing = may_close(con, as_of)
+    finally:
+        con.close()
+    return prefetch_great_expectations() if closing else None
 
 
 def _suites():

@@ -6,7 +6,10 @@
 
     Scoped (macros/change_scope.sql, docs/decisions/0026): a night recomputes the events the
     numbering may have changed and every event of a customer whose winning touch changed
-    (attributed_events_scope). -#}
+    (attributed_events_scope). The numbering's changed events are the keys
+    int_paid_events_numbered wrote in this build when it recorded them (macros/written_keys.sql,
+    docs/decisions/0029): an event's row is a function of its numbered row and its customer's
+    winning touch. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='paid_event_key',
@@ -16,12 +19,18 @@
 
 {{ scope_dependencies(paid_events_scope_inputs()) }}
 {%- set scope = change_scope() %}
--- scope: {{ scope.mode }} ({{ scope.why }})
+{%- set by_written_events = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_paid_events_numbered') %}
+{%- set why = scope.why ~ ('; events by written keys' if by_written_events else '') %}
+-- scope: {{ scope.mode }} ({{ why }})
 
 with
 {%- if scope.mode == 'changes' %}
 
-{{ attributed_events_scope(scope, this) }},
+{{ attributed_events_scope(
+    scope, this,
+    numbered_keys=written_key_values('int_paid_events_numbered') if by_written_events else none,
+) }},
 {%- endif %}
 
 events as (
