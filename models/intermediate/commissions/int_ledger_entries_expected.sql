@@ -21,7 +21,8 @@
 {%- set scope = change_scope() %}
 {%- set by_written_commissions = scope.mode == 'changes'
     and wrote_since_my_last_build('int_commissions_computed') %}
-{#- the entry types of int_commissions_computed's rows -#}
+{#- the entry types of int_commissions_computed's rows: a type it adds must be added here
+    (tests/test_change_scope.py compares the scoped table with a full build's) -#}
 {%- set commission_types = "('commission', 'referral_commission')" %}
 {%- set why = scope.why ~ ('; commissions by written keys' if by_written_commissions else '') %}
 -- scope: {{ scope.mode }} ({{ why }})
