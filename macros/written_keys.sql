@@ -118,18 +118,15 @@
 
 {#- The relation a generic data test reads (dbt calls this for every generic test's model):
     when `relation` is a model whose keys this dbt invocation recorded, the rows of those keys
-    (and rows with no key); every row otherwise. With the test's `where`, as dbt's. It runs in
+    (and rows with no key); every row otherwise. Within dbt's own (the test's `where`). It runs in
     the test's compilation, which sees only the macros the test node depends on: it calls
     other macros through adapter.dispatch only. -#}
 {% macro duckdb__get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
-    {%- set base -%}
-        {%- if where -%}(select * from {{ relation }} where {{ where }}) dbt_subquery{%- else -%}{{ relation }}{%- endif -%}
-    {%- endset -%}
+    {%- set base = dbt.default__get_where_subquery(relation) -%}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) if execute else none -%}
     {%- if node is none
         or (node.config.get('incremental_strategy') != 'scope_replace' and not node.config.get('written_key')) -%}
-        {{ return(base if where else relation) }}
+        {{ return(base) }}
     {%- endif -%}
     {%- set tables = adapter.dispatch('written_keys_relations', 'partner_ledger')() -%}
     {#- a warehouse whose builds never recorded keys (older code; a compile) has no table -#}
@@ -140,7 +137,7 @@
         fetch=true,
     )[1].rows[0][0] -%}
     {%- if not recorded -%}
-        {{ return(base if where else relation) }}
+        {{ return(base) }}
     {%- endif -%}
     {%- set found = adapter.execute(
         "select key_column, key_type from " ~ tables.builds
@@ -148,7 +145,7 @@
         fetch=true,
     )[1] -%}
     {%- if found.rows | length != 1 -%}
-        {{ return(base if where else relation) }}
+        {{ return(base) }}
     {%- endif -%}
     {%- set key, key_type = found.rows[0] -%}
     {%- set test = model.test_metadata or {} -%}
