@@ -2,8 +2,9 @@
     docs/decisions/0029).
 
     A scoped model (strategy `scope_replace`, macros/change_scope.sql) replaces the rows of the
-    keys its inputs touched and keeps every other stored row as the previous build wrote it; an
-    append-only store with a `written_key` config only adds rows. Such a build records the keys
+    keys its inputs touched and keeps every other stored row as the previous build wrote it; a
+    `delete+insert` model with a `written_key` config does the same for the keys of tonight's
+    lines; an append-only store with a `written_key` config only adds rows. Such a build records the keys
     it deleted or inserted (`intermediate.written_keys`) and, in `intermediate.written_key_builds`,
     the dbt invocation that wrote them and the key's column. A generic data test of the model
     run by the same invocation then reads the rows of those keys only (get_where_subquery): a
@@ -111,6 +112,16 @@
     the rows it appends. -#}
 {% macro duckdb__get_incremental_append_sql(arg_dict) -%}
     {{ dbt.default__get_incremental_append_sql(arg_dict) }}
+    {%- if config.get('written_key') %};
+    {{ record_written_keys(arg_dict['temp_relation'], config.get('written_key'), arg_dict['dest_columns']) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The delete+insert strategy on DuckDB: dbt-duckdb's, and for a model with `written_key` config
+    the keys of its temporary table, every key whose stored rows it deletes and inserts again
+    (the Stripe staging tables, the tier store). -#}
+{% macro duckdb__get_incremental_delete_insert_sql(arg_dict) -%}
+    {{ dbt.default__get_incremental_delete_insert_sql(arg_dict) }}
     {%- if config.get('written_key') %};
     {{ record_written_keys(arg_dict['temp_relation'], config.get('written_key'), arg_dict['dest_columns']) }}
     {%- endif %}

@@ -34,6 +34,14 @@ SCOPED = {
     "fct_ledger_entries": "entry_id",
     "dim_customers": "customer_id",
 }
+REPLACED = {
+    "stg_stripe__charges": "charge_id",
+    "stg_stripe__customers": "stripe_customer_id",
+    "stg_stripe__disputes": "dispute_id",
+    "stg_stripe__invoices": "invoice_id",
+    "stg_stripe__refunds": "refund_id",
+    "ledger_partner_tiers_monthly": "partner_month_id",
+}
 APPENDED = {
     "int_clicks_delivered": "delivery_seq",
     "ledger_entries": "entry_id",
@@ -105,7 +113,7 @@ def test_a_night_tests_the_keys_it_wrote(first_night: Path, tmp_path: Path) -> N
         }
     finally:
         con.close()
-    assert builds == SCOPED | APPENDED
+    assert builds == SCOPED | APPENDED | REPLACED
     assert written["ledger_entries"] == appended and appended  # exactly tonight's entries
     assert written["int_clicks_delivered"] <= deliveries
     assert written["int_commissions_computed"]  # April's paid events
@@ -115,6 +123,8 @@ def test_a_night_tests_the_keys_it_wrote(first_night: Path, tmp_path: Path) -> N
     assert "written_rows" in _compiled_test(
         target, "accepted_values_fct_statement_entries_line_kind"
     )
+    assert "written_rows" in _compiled_test(target, "primary_key_stg_stripe__charges_charge_id")
+    assert not written["stg_stripe__charges"]  # the example delivers no Stripe line after April
     assert "written_rows" not in _compiled_test(target, "primary_key_ledger_period_closes_batch_id")
 
     # another invocation (a test run by hand) reads every row

@@ -13,6 +13,7 @@
     materialized='incremental',
     unique_key='partner_month_id',
     incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
+    written_key='partner_month_id',
     partition_by=(['month_start'] if target.type == 'spark' else none),
 ) }}
 

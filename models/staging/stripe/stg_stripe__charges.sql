@@ -6,6 +6,7 @@
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='charge_id',
     incremental_strategy='delete+insert',
+    written_key='charge_id',
 ) }}
 
 {%- set paths = [

@@ -6,6 +6,7 @@
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='invoice_id',
     incremental_strategy='delete+insert',
+    written_key='invoice_id',
 ) }}
 
 {%- set paths = [

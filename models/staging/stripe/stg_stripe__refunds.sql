@@ -6,6 +6,7 @@
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='refund_id',
     incremental_strategy='delete+insert',
+    written_key='refund_id',
 ) }}
 
 {%- set paths = [
