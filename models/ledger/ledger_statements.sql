@@ -49,7 +49,9 @@ earlier_payouts as (
 ),
 {% else %}
 earlier_payouts as (
-    select cast(null as {{ dbt.type_string() }}) as program_id, cast(null as {{ dbt.type_string() }}) as partner_id,
+    select
+        cast(null as {{ dbt.type_string() }}) as program_id,
+        cast(null as {{ dbt.type_string() }}) as partner_id,
         cast(0 as bigint) as paid_cents
     where false
 ),
@@ -70,6 +72,10 @@ settled_accruals as (
     from published
 ),
 
+program_partners as (
+    select distinct program_id, partner_id from settled_accruals
+),
+
 partner_batches as (
     select
         new_batches.batch_id,
@@ -82,7 +88,7 @@ partner_batches as (
         new_batches.currency,
         program_partners.partner_id
     from new_batches
-    inner join (select distinct program_id, partner_id from settled_accruals) as program_partners
+    inner join program_partners
         on new_batches.program_id = program_partners.program_id
 ),
 
@@ -90,27 +96,66 @@ measured as (
     select
         partner_batches.batch_id,
         partner_batches.partner_id,
-        sum(case when settled_accruals.available_at < partner_batches.period_end
-            then settled_accruals.amount_cents else 0 end) as available_cents,
-        sum(case when settled_accruals.settled_period_start < partner_batches.period_start
-            then settled_accruals.amount_cents else 0 end) as settled_before_cents,
-        sum(case when settled_accruals.earned_at < partner_batches.period_end
-                and settled_accruals.available_at >= partner_batches.period_end
-            then settled_accruals.amount_cents else 0 end) as held_cents,
-        count(case when settled_accruals.settled_period_start = partner_batches.period_start
-            then 1 end) as settled_entries,
-        sum(case when settled_accruals.settled_period_start = partner_batches.period_start
-                and settled_accruals.entry_type = 'commission'
-            then settled_accruals.amount_cents else 0 end) as commission_cents,
-        sum(case when settled_accruals.settled_period_start = partner_batches.period_start
-                and settled_accruals.entry_type = 'referral_commission'
-            then settled_accruals.amount_cents else 0 end) as referral_commission_cents,
-        sum(case when settled_accruals.settled_period_start = partner_batches.period_start
-                and settled_accruals.entry_type in ('clawback', 'referral_clawback')
-            then settled_accruals.amount_cents else 0 end) as clawback_cents,
-        sum(case when settled_accruals.settled_period_start = partner_batches.period_start
-                and settled_accruals.entry_type = 'adjustment'
-            then settled_accruals.amount_cents else 0 end) as adjustment_cents
+        sum(
+            case
+                when settled_accruals.available_at < partner_batches.period_end
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as available_cents,
+        sum(
+            case
+                when settled_accruals.settled_period_start < partner_batches.period_start
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as settled_before_cents,
+        sum(
+            case
+                when settled_accruals.earned_at < partner_batches.period_end
+                    and settled_accruals.available_at >= partner_batches.period_end
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as held_cents,
+        count(
+            case
+                when settled_accruals.settled_period_start = partner_batches.period_start
+                    then 1
+            end
+        ) as settled_entries,
+        sum(
+            case
+                when settled_accruals.settled_period_start = partner_batches.period_start
+                    and settled_accruals.entry_type = 'commission'
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as commission_cents,
+        sum(
+            case
+                when settled_accruals.settled_period_start = partner_batches.period_start
+                    and settled_accruals.entry_type = 'referral_commission'
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as referral_commission_cents,
+        sum(
+            case
+                when settled_accruals.settled_period_start = partner_batches.period_start
+                    and settled_accruals.entry_type in ('clawback', 'referral_clawback')
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as clawback_cents,
+        sum(
+            case
+                when settled_accruals.settled_period_start = partner_batches.period_start
+                    and settled_accruals.entry_type = 'adjustment'
+                    then settled_accruals.amount_cents
+                else 0
+            end
+        ) as adjustment_cents
     from partner_batches
     inner join settled_accruals
         on partner_batches.program_id = settled_accruals.program_id
