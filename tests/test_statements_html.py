@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,12 +16,12 @@ import duckdb
 import pytest
 
 from partner_ledger.publish.statements_html import (
-    CUSTOMER_KEY,
-    PAID_EVENT_ID,
     Amounts,
     render_statement,
-    statement_entries,
+    sql_money,
     statement_file_name,
+    statement_files,
+    statement_lines,
 )
 
 PROGRAM = "prog_lumen"
@@ -112,37 +113,54 @@ def test_held_lines_sum_to_held_and_amounts_are_exact(built) -> None:
     assert Amounts(3)(1001) == "1.001"
 
 
-def test_names_render_as_text_never_markup(built) -> None:
-    _, con = built
-    cursor = con.execute(
+def test_sql_amounts_are_written_as_amounts_writes_them() -> None:
+    """The statement's table rows are written by DuckDB (sql_money), its summary by Amounts."""
+    con = duckdb.connect()
+    cents = [0, 5, -5, 99, 100, -100, 1001, 123456, -123456, 100000000, 123456789012345]
+    for digits in (0, 2, 3):
+        written = con.execute(
+            f"select {sql_money('cents', digits)} from unnest(?) as amounts(cents)", [cents]
+        ).fetchall()
+        assert [text for (text,) in written] == [Amounts(digits)(amount) for amount in cents]
+    con.close()
+
+
+def test_names_render_as_text_never_markup(built, tmp_path: Path) -> None:
+    """Hostile names, ids and references, written into the warehouse, reach the page as text."""
+    payouts, con = built
+    warehouse = tmp_path / "example.duckdb"  # the views name their catalog after the file
+    shutil.copyfile(payouts.parents[2] / "warehouse" / "example.duckdb", warehouse)
+    hostile_customer = "</td><img src=x onerror=alert(1)>"
+    hostile_event = "in_<u>1</u>&amp;"
+    hostile_refund = "refund:re_<b>'x'</b>"
+    copy = duckdb.connect(str(warehouse))
+    copy.execute(
+        "update fct_statement_entries set customer_key = ?, paid_event_id = ?, "
+        "source_key = case when entry_type = 'clawback' then ? else source_key end "
+        "where batch_id = 'prog_lumen-2025-04' and partner_id = 'pt_olga'",
+        [hostile_customer, hostile_event, hostile_refund],
+    )
+    cursor = copy.execute(
         "select * from fct_payout_statements where batch_id = 'prog_lumen-2025-04' "
         "and partner_id = 'pt_olga'"
     )
     columns = [column[0] for column in cursor.description]
     statement = dict(zip(columns, cursor.fetchone(), strict=True))
-    entries = statement_entries(con, "prog_lumen-2025-04")["pt_olga"]
-    assert entries
+    lines = statement_lines(copy, "prog_lumen-2025-04", 2)["pt_olga"]
+    copy.close()
+    assert "clawback" in lines
     hostile_name = '<script>alert("x")</script></td></tr></table><b>'
-    hostile_customer = "</td><img src=x onerror=alert(1)>"
-    hostile_event = "in_<u>1</u>&amp;"
     statement = {**statement, "partner_name": hostile_name, "partner_id": "pt_<i>olga"}
-    entries = [
-        tuple(
-            hostile_customer
-            if index == CUSTOMER_KEY
-            else hostile_event
-            if index == PAID_EVENT_ID
-            else value
-            for index, value in enumerate(entry)
-        )
-        for entry in entries
-    ]
-    page = render_statement(statement, entries).decode("utf-8")
+    page = render_statement(statement, lines).decode("utf-8")
     parsed = _read(page)
     assert {"script", "img", "b", "i", "u"}.isdisjoint(parsed.tags)
     text = "".join(parsed.text)
     assert hostile_name in text and hostile_customer in text and "pt_<i>olga" in text
     assert hostile_event in text  # "&amp;" stays text: escaped once, not twice
+    assert "refund re_<b>'x'</b> of payment in_<u>1</u>&amp;" in text
+    # the published page of the untouched warehouse is the page rendered from it again
+    published = (payouts / "2025-04" / "statement-pt_olga.html").read_bytes()
+    assert statement_files(con, "prog_lumen-2025-04")["statement-pt_olga.html"] == published
 
 
 def test_file_names_are_safe_for_any_partner_id() -> None:
