@@ -108,23 +108,25 @@
     delete from {{ relations.written }} where model_name = '{{ this.identifier }}'
 {%- endmacro %}
 
-{#- The append strategy on DuckDB: dbt's, and for a model with `written_key` config the keys of
-    the rows it appends. -#}
-{% macro duckdb__get_incremental_append_sql(arg_dict) -%}
-    {{ dbt.default__get_incremental_append_sql(arg_dict) }}
+{#- SQL after a strategy's, for a model with `written_key` config: the keys of its temporary
+    table (nothing otherwise). -#}
+{% macro record_strategy_keys(arg_dict) -%}
     {%- if config.get('written_key') %};
     {{ record_written_keys(arg_dict['temp_relation'], config.get('written_key'), arg_dict['dest_columns']) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- The append strategy on DuckDB: dbt's, and for a model with `written_key` config the keys of
+    the rows it appends. -#}
+{% macro duckdb__get_incremental_append_sql(arg_dict) -%}
+    {{ dbt.default__get_incremental_append_sql(arg_dict) }}{{ record_strategy_keys(arg_dict) }}
 {%- endmacro %}
 
 {#- The delete+insert strategy on DuckDB: dbt-duckdb's, and for a model with `written_key` config
     the keys of its temporary table, every key whose stored rows it deletes and inserts again
     (the Stripe staging tables, the tier store). -#}
 {% macro duckdb__get_incremental_delete_insert_sql(arg_dict) -%}
-    {{ dbt.default__get_incremental_delete_insert_sql(arg_dict) }}
-    {%- if config.get('written_key') %};
-    {{ record_written_keys(arg_dict['temp_relation'], config.get('written_key'), arg_dict['dest_columns']) }}
-    {%- endif %}
+    {{ dbt.default__get_incremental_delete_insert_sql(arg_dict) }}{{ record_strategy_keys(arg_dict) }}
 {%- endmacro %}
 
 {#- The relation a generic data test reads (dbt calls this for every generic test's model):
