@@ -234,7 +234,7 @@ causes as (
         *,
         case
             when entry_type in ('clawback', 'referral_clawback')
-                then case when event != '' then {refund} || ' of ' || event else {refund} end
+                then {refund} || case when event != '' then ' of ' || event else '' end
                 || case when amount_cents > 0 then ', given back: the refund did not go through' else '' end
             when entry_type = 'adjustment'
                 then coalesce(nullif({after_colon}, ''), 'manual adjustment')
