@@ -122,6 +122,19 @@
     }) }}
 {%- endmacro %}
 
+{#- The scope of a model that finds its changes in the keys `producer` recorded (macros/
+    written_keys.sql): `scope` when the producer recorded, in this invocation, every key it
+    changed since this model's last build (wrote_since_my_last_build); otherwise a full build,
+    replacing every stored row (the producer was built in full, or by another invocation). -#}
+{% macro scope_reading_keys_of(scope, producer) -%}
+    {%- if scope.mode == 'changes' and not wrote_since_my_last_build(producer) -%}
+        {{ return({
+            'mode': 'full', 'why': producer ~ ' recorded no keys since the last build', 'replaces_stored': true,
+        }) }}
+    {%- endif -%}
+    {{ return(scope) }}
+{%- endmacro %}
+
 {#- SQL: the rows of an append-only store the runs stamp with their as-of (`column`: the
     ledger's recorded_at, a close's closed_as_of) that were appended since the scope's last
     build. Every run builds the whole graph, so the rows stamped with the last build's as-of
@@ -198,15 +211,18 @@
             select {{ columns }} from {{ source }} where not scope_only
         ) as unchanged
     );
+    {% if built_changes_only() -%}
+    {{ record_written_keys(source, key, arg_dict['dest_columns']) }};
+    {%- if config.get('written_groups') %}
+    {{ record_written_groups(target, source, key, config.get('written_groups')) }};
+    {%- endif %}
+    {%- else -%}
+    {{ forget_written_keys() }};
+    {%- endif %}
     delete from {{ target }}
     where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ source }} where not scope_only;
-    {% if built_changes_only() -%}
-    {{ record_written_keys(source, key, arg_dict['dest_columns']) }}
-    {%- else -%}
-    {{ forget_written_keys() }}
-    {%- endif %}
+    select {{ columns }} from {{ source }} where not scope_only
 {%- endmacro %}
 
 {#- True when the model being built computed its `changes` scope (the comment change_scope's
@@ -221,7 +237,11 @@
     key), so the model returns every row of each group in scope, then each group's columns once,
     flagged `scope_only`. Every stored row of those groups is deleted and the recomputed rows
     are inserted. Groups match null-safely: a record without a key belongs to the group of
-    records without it, as in the window that ranks them. -#}
+    records without it, as in the window that ranks them.
+
+    A model with a `written_key` config (a column naming its group, such as the attribution
+    models' customer_id) records, in a `changes` build, the groups it replaced: every group in
+    its scope, changed or not (macros/written_keys.sql). -#}
 {% macro get_incremental_group_replace_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
@@ -234,6 +254,13 @@
     where {{ group_match(target, 'scope_groups', group_by) }};
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }} where not scope_only
+    {%- if config.get('written_key') %};
+    {% if built_changes_only() -%}
+    {{ record_written_keys(source, config.get('written_key'), arg_dict['dest_columns']) }}
+    {%- else -%}
+    {{ forget_written_keys() }}
+    {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {#- The final select of a model scoped by group (strategy `group_replace`), whose last CTE
@@ -473,8 +500,10 @@ customer_event_keys as (
     customer: partner_id null where none) was built with. Gives `attributed_event_keys`.
     `numbered_keys`: a query of the events whose numbered row changed since the scope's last
     build, when the numbering recorded them (macros/written_keys.sql), in place of finding
-    them again. -#}
-{% macro attributed_events_scope(scope, stored, numbered_keys=none) -%}
+    them again. `attributed_customers`: a query of the customers (customer_id) whose
+    int_customers_attributed row may have changed since the scope's last build, when that model
+    recorded them: the winning touches are then compared for those customers only. -#}
+{% macro attributed_events_scope(scope, stored, numbered_keys=none, attributed_customers=none) -%}
 {%- if numbered_keys is none %}
 {{ paid_events_scope(scope, emails_of=ref('int_paid_events_numbered')) }},
 
@@ -485,15 +514,30 @@ customer_event_keys as (
 ),
 {%- endif %}
 
+{%- if attributed_customers is not none %}
+
+recomputed_customers as (
+    select key_value as customer_id from ({{ attributed_customers }}) as recomputed
+),
+{%- endif %}
+
 attribution_built as (
     select distinct program_id, customer_key, partner_id, touch_source, touch_id, touched_at
     from {{ stored }}
     where partner_id is not null
+    {%- if attributed_customers is not none %}
+        and {{ group_text(['program_id', 'customer_key']) }} in (
+            select recomputed_customers.customer_id from recomputed_customers
+        )
+    {%- endif %}
 ),
 
 attribution_now as (
     select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
     from {{ ref('int_customers_attributed') }}
+    {%- if attributed_customers is not none %}
+    where customer_id in (select recomputed_customers.customer_id from recomputed_customers)
+    {%- endif %}
 ),
 
 attribution_changed as (
@@ -548,4 +592,145 @@ select {{ key }}, true as scope_only from differing_keys
 
 {{ scope_select(scope, rows, none, key) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- The customers whose int_touch_candidates rows may differ from the scope's last build
+    (`scope_groups`, their customer_id). A customer's candidates are a function of its row of
+    int_customers_identified, the clicks matching its signup's visitor or its click ids, the
+    leads of its email, the coupon of its first paid event, the partners those touches name,
+    and the rules (in the fingerprint). So the scope is:
+    - the customers int_customers_identified recomputed (it recorded them: the caller reads
+      them only when it did, scope_reading_keys_of);
+    - the customers matching, by visitor or click id, any record of a click id with a record
+      delivered since the last build or timestamped at or after its as-of (visibility, and the
+      future-timestamp check): every record of a redelivered id, so a version that moved to
+      another visitor rescopes the visitor it left;
+    - the customers whose email any version of such a lead has had;
+    - the customers whose first paid event carries a coupon code delivered since, or a code
+      mapped to a partner below;
+    - the customers with a stored candidate naming a code of a partner with a record delivered
+      since, or timestamped (joined, status changed) at or after the as-of, or of a partner
+      sharing a code with one (the first partner of a code owns it: a record that becomes valid
+      can take a code from another partner, which falls back to its previous row). A candidate
+      keeps the code it was judged by (a coupon's: its partner's), so a partner found by code
+      is found under its old code and its new one, and an unknown code that a new partner takes.
+    The stored candidates are this model's rows as the last build left them. -#}
+{% macro touch_customers_scope(scope) -%}
+identified as (
+    select
+        customer_id,
+        program_id,
+        signup_visitor_id,
+        signup_click_id,
+        stripe_click_id,
+        customer_email,
+        first_event_coupon_code
+    from {{ ref('int_customers_identified') }}
+),
+
+changed_click_records as (
+    select program_id, click_id, visitor_id
+    from {{ ref('int_clicks_delivered') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or occurred_at >= {{ scope.prev_as_of_ts }}
+),
+
+changed_clicks as (
+    select program_id, click_id, visitor_id from changed_click_records
+    union
+    select program_id, click_id, visitor_id
+    from {{ ref('int_clicks_redelivered') }}
+    where click_id in (select changed_click_records.click_id from changed_click_records)
+),
+
+changed_lead_emails as (
+    select distinct program_id, email_normalized
+    from {{ ref('int_leads_validated') }}
+    where lead_id in (
+        select lead_id
+        from {{ ref('int_leads_validated') }}
+        where delivery_seq > {{ scope.prev_seq }}
+            or record_at >= {{ scope.prev_as_of_ts }}
+    )
+        or delivery_seq > {{ scope.prev_seq }}
+),
+
+{# partners by id alone: a partner's versions may name different programs #}
+changed_partner_ids as (
+    select distinct partner_id
+    from {{ ref('int_partners_validated') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or joined_at >= {{ scope.prev_as_of_ts }}
+        or status_changed_at >= {{ scope.prev_as_of_ts }}
+),
+
+changed_partner_codes as (
+    select distinct program_id, partner_code
+    from {{ ref('int_partners_validated') }}
+    where partner_id in (select changed_partner_ids.partner_id from changed_partner_ids)
+),
+
+affected_partner_ids as (
+    select partner_id from changed_partner_ids
+    union
+    select partner_records.partner_id
+    from {{ ref('int_partners_validated') }} as partner_records
+    inner join changed_partner_codes
+        on partner_records.program_id = changed_partner_codes.program_id
+        and partner_records.partner_code = changed_partner_codes.partner_code
+),
+
+affected_partner_codes as (
+    select distinct program_id, partner_code
+    from {{ ref('int_partners_validated') }}
+    where partner_id in (select affected_partner_ids.partner_id from affected_partner_ids)
+),
+
+changed_coupons as (
+    select program_id, coupon_code
+    from {{ ref('int_coupons_validated') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or partner_id in (select affected_partner_ids.partner_id from affected_partner_ids)
+),
+
+scope_groups as (
+    select key_value as customer_id
+    from ({{ written_key_values('int_customers_identified') }}) as recomputed
+    union
+    select identified.customer_id
+    from identified
+    inner join changed_clicks
+        on identified.signup_visitor_id = changed_clicks.visitor_id
+        and identified.program_id = changed_clicks.program_id
+    union
+    select identified.customer_id
+    from identified
+    inner join changed_clicks
+        on identified.signup_click_id = changed_clicks.click_id
+        and identified.program_id = changed_clicks.program_id
+    union
+    select identified.customer_id
+    from identified
+    inner join changed_clicks
+        on identified.stripe_click_id = changed_clicks.click_id
+        and identified.program_id = changed_clicks.program_id
+    union
+    select identified.customer_id
+    from identified
+    inner join changed_lead_emails
+        on identified.customer_email = changed_lead_emails.email_normalized
+        and identified.program_id = changed_lead_emails.program_id
+    union
+    select identified.customer_id
+    from identified
+    inner join changed_coupons
+        on identified.first_event_coupon_code = changed_coupons.coupon_code
+        and identified.program_id = changed_coupons.program_id
+    union
+    select stored.customer_id
+    from {{ this }} as stored
+    inner join affected_partner_codes
+        on stored.partner_code = affected_partner_codes.partner_code
+        and stored.program_id = affected_partner_codes.program_id
+)
 {%- endmacro %}

@@ -105,7 +105,41 @@
 {% macro forget_written_keys() -%}
     {%- set relations = written_keys_relations() -%}
     delete from {{ relations.builds }} where model_name = '{{ this.identifier }}';
-    delete from {{ relations.written }} where model_name = '{{ this.identifier }}'
+    delete from {{ relations.written }}
+    where model_name in ('{{ this.identifier }}', '{{ this.identifier }}{{ written_groups_suffix() }}')
+{%- endmacro %}
+
+{#- The name the groups of a model's written rows are recorded under (record_written_groups):
+    the model's name and this suffix. -#}
+{% macro written_groups_suffix() -%}.groups{%- endmacro %}
+
+{#- SQL, in a scope_replace build after record_written_keys and before the stored rows are
+    replaced: the groups (`group_by`, a list of columns, as group_text writes them) of the rows
+    this build deletes or inserts, under the stored rows and the new ones. A row keyed by event
+    can move from one customer to another; a model keyed by customer downstream needs both.
+    Read with written_key_values(model ~ written_groups_suffix()). -#}
+{% macro record_written_groups(target, source, key, group_by) -%}
+    {%- set relations = written_keys_relations() %}
+    insert into {{ relations.written }}
+    select distinct '{{ this.identifier }}{{ written_groups_suffix() }}', {{ group_text(group_by) }}
+    from (
+        select {{ group_by | join(', ') }} from {{ target }}
+        where {{ key }} in (select {{ key }} from {{ source }} where scope_only)
+        union all
+        select {{ group_by | join(', ') }} from {{ source }} where not scope_only
+    ) as written_rows
+{%- endmacro %}
+
+{#- SQL: a group of columns as one text (`relation`: their relation's name, if any), each
+    column empty when null and the columns joined by '|': a customer's (program_id,
+    customer_key) is `program|key`, as dim_customers' customer_id. Two groups can share a text
+    (a null key and an empty one, a '|' inside a column); a model scoped by such a text then
+    recomputes both, which is never wrong. -#}
+{% macro group_text(group_by, relation=none) -%}
+    {%- for column in group_by -%}
+    coalesce({{ relation ~ '.' if relation }}{{ column }}, '')
+    {{- " || '|' || " if not loop.last }}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- SQL after a strategy's, for a model with `written_key` config: the keys of its temporary

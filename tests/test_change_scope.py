@@ -39,6 +39,10 @@ from partner_ledger.settle.dbt import dbt_build
 from tests.conftest import warehouse_differences
 
 SCOPED = (
+    "intermediate.int_customers_identified",
+    "intermediate.int_touch_candidates",
+    "intermediate.int_customers_attributed",
+    "main.fct_attributions",
     "intermediate.int_stripe_charges_linked",
     "intermediate.int_paid_events_resolved",
     "intermediate.int_paid_events_numbered",
@@ -262,7 +266,12 @@ def _tracking_changes(
     _write_csv(
         _late_file(landing / "tracking" / "partners", night),
         TRACKING_COLUMNS["partners"],
-        _partner_changes(con, rng, night),
+        _partner_changes(con, rng, night) + _new_partners(con, night),
+    )
+    _write_csv(
+        _late_file(landing / "tracking" / "coupons", night),
+        TRACKING_COLUMNS["coupons"],
+        _coupon_changes(con, rng),
     )
     return tier_changes
 
@@ -341,6 +350,59 @@ def _partner_changes(con: duckdb.DuckDBPyConnection, rng: random.Random, night: 
     return [["" if value is None else str(value) for value in row] for row in changed]
 
 
+def _new_partners(con: duckdb.DuckDBPyConnection, night: date) -> list[list[str]]:
+    """Partners for the codes earlier nights' late clicks named while no partner had them
+    (_late_clicks): their touches were unknown_partner and name a partner now. Each copies an
+    active partner of its program."""
+    template = {
+        program: list(row)
+        for program, *row in con.execute(
+            "select program_id, partner_id, program_id, partner_code, name, email, recruited_by, "
+            "joined_at, status, status_changed_at, payout_method, payout_account "
+            "from raw.tracking_partners where status = 'active' and recruited_by is null "
+            "qualify row_number() over (partition by program_id order by partner_id) = 1"
+        ).fetchall()
+    }
+    unknown = con.execute(
+        "select distinct program_id, partner_code from raw.tracking_clicks "
+        "where partner_code like 'NEWCODE%' and partner_code not in "
+        "(select partner_code from raw.tracking_partners where partner_code is not null) "
+        "order by 1, 2"
+    ).fetchall()
+    rows = []
+    for n, (program, code) in enumerate(unknown):
+        row = list(template[program])
+        row[0] = f"pt_new_{night:%m%d}_{n}"
+        row[2] = code
+        row[4] = f"new.{night:%m%d}.{n}@partners.example.org"
+        # joined the day before: their touches are now partner_not_joined, and the tier store
+        # evaluates only a month that a run of the same night evaluates again (_tiers_written)
+        row[6] = f"{night - timedelta(days=1)}T00:00:00Z"
+        rows.append(["" if value is None else str(value) for value in row])
+    return rows
+
+
+def _coupon_changes(con: duckdb.DuckDBPyConnection, rng: random.Random) -> list[list[str]]:
+    """New versions of coupons on customers' first paid events, mapped to another partner of
+    their program: the coupon touch names another partner."""
+    coupons = con.execute(
+        "select distinct coupons.coupon_code, coupons.program_id "
+        "from raw.tracking_coupons as coupons "
+        "inner join intermediate.int_customers_identified as identified "
+        "on identified.first_event_coupon_code = coupons.coupon_code "
+        "and identified.program_id = coupons.program_id order by 1, 2"
+    ).fetchall()
+    rows = []
+    for code, program in rng.sample(coupons, 3):
+        (partner,) = con.execute(
+            "select partner_id from raw.tracking_partners where program_id = ? "
+            "and status = 'active' order by hash(partner_id || ?) limit 1",
+            [program, code],
+        ).fetchone()
+        rows.append([code, program, partner])
+    return rows
+
+
 def _late_file(folder: Path, night: date) -> Path:
     """A new file name for the night's late deliveries (a night run twice gets two)."""
     return folder / f"late-{night}-{len(list(folder.glob(f'late-{night}-*')))}.csv"
@@ -383,7 +445,10 @@ def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
     """Clicks delivered late for customers a click already won, from the same partner, that win
     now (prog_eur attributes to the last touch: a minute before conversion; prog_usd to the
     first: 44 days before, inside its 45-day window): the winning touch changes while the
-    customer's events, partner and commissions do not."""
+    customer's events, partner and commissions do not. Also a click naming a code no partner
+    has yet (a later night delivers its partner, _new_partners), a click visible only from the
+    next night, and a new version of a click a customer matched by visitor, with another
+    visitor: the customer loses the touch."""
     before = {"prog_eur": timedelta(minutes=1), "prog_usd": timedelta(days=44)}
     customers = [
         (program, visitor, converted_at - before[program], code)
@@ -401,7 +466,7 @@ def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
         ).fetchall()
         if joined_at < converted_at - before[program]
     ]
-    return [
+    rows = [
         [
             f"late_{night:%m%d}_{n}",
             program,
@@ -412,6 +477,48 @@ def _late_clicks(con: duckdb.DuckDBPyConnection, rng: random.Random, night: date
         ]
         for n, (program, visitor, touched, code) in enumerate(rng.sample(customers, 8))
     ]
+    program, visitor, touched, _ = rng.choice(customers)
+    rows.append(
+        [
+            f"late_{night:%m%d}_new",
+            program,
+            f"NEWCODE{night:%m%d}",
+            f"{touched:%Y-%m-%dT%H:%M:%S}Z",
+            visitor,
+            "https://example.org/?aff=new",
+        ]
+    )
+    # a click timestamped after the night's as-of: visible from the next night, which
+    # delivers nothing that names it
+    program, visitor, _, code = rng.choice(customers)
+    rows.append(
+        [
+            f"late_{night:%m%d}_later",
+            program,
+            code,
+            f"{night:%Y-%m-%d}T12:00:00Z",
+            visitor,
+            "https://example.org/?aff=later",
+        ]
+    )
+    # the moved click's new visitor is no customer's: only its old record names the customer
+    # that loses it
+    moved = con.execute(
+        "select clicks.click_id, clicks.program_id, clicks.partner_code, clicks.occurred_at, "
+        "clicks.landing_url from raw.tracking_clicks as clicks "
+        "inner join intermediate.int_touch_candidates as candidates "
+        "on candidates.touch_source = 'click' and candidates.touch_id = clicks.click_id "
+        "inner join intermediate.int_customers_identified as identified "
+        "on candidates.customer_id = identified.customer_id "
+        "and clicks.visitor_id = identified.signup_visitor_id "
+        "where clicks.click_id not like 'late%' "
+        "and clicks.click_id is distinct from identified.signup_click_id "
+        "and clicks.click_id is distinct from identified.stripe_click_id "
+        "order by hash(clicks.click_id || ?) limit 1",
+        [str(night)],
+    ).fetchone()
+    rows.append([*moved[:4], f"v_moved_{night:%m%d}", moved[4]])
+    return [["" if value is None else str(value) for value in row] for row in rows]
 
 
 TIER_COLUMNS = (

@@ -79,9 +79,11 @@ def test_primary_key_with_a_nullable_column(
     warehouse = _copy(example_three_nights, tmp_path)
     con = connect(warehouse)
     try:
+        # customer_id as the model writes it (group_text): the program, '|', the key or ''
         con.executemany(
-            "insert into intermediate.int_customers_identified (program_id, customer_key) "
-            "values (?, ?)",
+            "insert into intermediate.int_customers_identified "
+            "(program_id, customer_key, customer_id) "
+            "values ($1, $2, coalesce($1, '') || '|' || coalesce($2, ''))",
             rows,
         )
     finally:

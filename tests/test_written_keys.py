@@ -33,6 +33,11 @@ SCOPED = {
     "fct_paid_events": "paid_event_key",
     "fct_ledger_entries": "entry_id",
     "dim_customers": "customer_id",
+    # scoped by customer (group_replace): they record the customers they recomputed
+    "int_customers_identified": "customer_id",
+    "int_touch_candidates": "customer_id",
+    "int_customers_attributed": "customer_id",
+    "fct_attributions": "customer_id",
 }
 REPLACED = {
     "stg_stripe__charges": "charge_id",

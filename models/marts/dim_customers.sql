@@ -1,8 +1,11 @@
 {#- One row per program and customer (SPEC §1.2, §2.2): identity, conversion, the winning
     touch and partner (none when no touch is eligible), and the first paid event that counts.
 
-    Scoped by difference (macros/change_scope.sql, docs/decisions/0026): a night computes every
-    row from the attribution tables and writes the rows that changed. -#}
+    Scoped by customer (macros/change_scope.sql, docs/decisions/0026): a row is a function of
+    the customer's rows of int_customers_identified and int_customers_attributed, so a night
+    recomputes the customers int_touch_candidates recomputed (those two models' among them) and
+    writes the rows that changed. When it did not record them since this model's last build,
+    the model is built in full. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='customer_id',
@@ -11,21 +14,36 @@
 ) }}
 
 {{ scope_dependencies() }}
-{%- set scope = change_scope() %}
+{%- set scope = scope_reading_keys_of(change_scope(), 'int_touch_candidates') %}
 -- scope: {{ scope.mode }} ({{ scope.why }})
 
-with customers as (
+with
+{%- if scope.mode == 'changes' %}
+
+scope_keys as (
+    select key_value as customer_id
+    from ({{ written_key_values('int_touch_candidates') }}) as recomputed
+),
+{%- endif %}
+
+customers as (
     select * from {{ ref('int_customers_identified') }}
+    {%- if scope.mode == 'changes' %}
+    where customer_id in (select scope_keys.customer_id from scope_keys)
+    {%- endif %}
 ),
 
 attributed as (
     select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
     from {{ ref('int_customers_attributed') }}
+    {%- if scope.mode == 'changes' %}
+    where customer_id in (select scope_keys.customer_id from scope_keys)
+    {%- endif %}
 ),
 
 customer_rows as (
     select
-        customers.program_id || '|' || customers.customer_key as customer_id,
+        customers.customer_id,
         customers.program_id,
         customers.customer_key,
         customers.customer_email,
@@ -51,4 +69,4 @@ customer_rows as (
         Stripe customer) identifies no one #}
     where customers.customer_key is not null
 )
-{{ diff_scope_select(scope, 'customer_rows', 'customer_id') }}
+{{ scope_select(scope, 'customer_rows', 'scope_keys', 'customer_id') }}

@@ -8,8 +8,9 @@
     close settles and pays only entries that no earlier close had (closes come in period
     order: a later close never lowers the first close meeting a rule), so a row changes only
     when its entry is new, or when a close since the last build settles or pays it. A night
-    recomputes the entries and payouts recorded since the last build and, in a program closed
-    since, the stored entries not yet settled or not yet paid. -#}
+    recomputes the entries and payouts recorded since the last build, the stored entries not
+    yet settled that a program's last close may settle (available by the end of its period),
+    and the stored entries settled and not yet paid of the partners a close since pays. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='entry_id',
@@ -24,10 +25,23 @@
 with
 {%- if scope.mode == 'changes' %}
 
+{# the programs closed since, with their last closed period: an entry is settled by the first
+    close of the month it is available in or later, so a stored entry available after that
+    period stays unsettled #}
 closing_programs as (
-    select distinct program_id
+    select program_id, max(period_start) as last_period_start
     from {{ ref('ledger_period_closes') }}
-    where {{ stamped_since(scope, 'closed_as_of') }}
+    group by program_id
+    having {{ stamped_since(scope, 'max(closed_as_of)') }}
+),
+
+{# a settled entry is paid by the first close at or after its settling close that pays its
+    partner: only the partners a close since pays can have entries paid tonight #}
+paid_partners as (
+    select distinct program_id, partner_id
+    from {{ ref('ledger_statements') }}
+    where payout_cents > 0
+        and {{ stamped_since(scope, 'closed_as_of') }}
 ),
 
 {# the accrual entries in scope (the payouts in scope are those of the closes since: below);
@@ -39,9 +53,20 @@ scope_entry_ids as (
     union
     select stored.entry_id
     from {{ this }} as stored
+    inner join closing_programs
+        on stored.program_id = closing_programs.program_id
     where stored.entry_type != 'payout'
-        and (stored.settled_batch_id is null or stored.paid_batch_id is null)
-        and stored.program_id in (select closing_programs.program_id from closing_programs)
+        and stored.settled_batch_id is null
+        and {{ month_start('stored.available_at') }} <= closing_programs.last_period_start
+    union
+    select stored.entry_id
+    from {{ this }} as stored
+    inner join paid_partners
+        on stored.program_id = paid_partners.program_id
+        and stored.partner_id = paid_partners.partner_id
+    where stored.entry_type != 'payout'
+        and stored.settled_batch_id is not null
+        and stored.paid_batch_id is null
 ),
 {%- endif %}
 

@@ -5,9 +5,11 @@
 
     Scoped (macros/change_scope.sql, docs/decisions/0026): a row is a function of the event's
     numbered row, its customer's attribution and its ledger entries, so a night recomputes the
-    events the numbering may have changed (the numbering's own scope, from this model's marks),
-    every event of a customer whose winning touch changed, and every event with a ledger entry
-    recorded since the last build. -#}
+    events the numbering may have changed, every event of a customer whose winning touch
+    changed, and every event with a ledger entry recorded since the last build. The numbering's
+    changed events and the customers whose winner was recomputed are the keys
+    int_paid_events_numbered and int_customers_attributed recorded, when they did since this
+    model's last build (macros/written_keys.sql); otherwise found again from this model's marks. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='paid_event_key',
@@ -17,12 +19,22 @@
 
 {{ scope_dependencies(paid_events_scope_inputs()) }}
 {%- set scope = change_scope() %}
--- scope: {{ scope.mode }} ({{ scope.why }})
+{%- set by_written_events = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_paid_events_numbered') %}
+{%- set by_written_customers = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_customers_attributed') %}
+{%- set why = scope.why ~ ('; events by written keys' if by_written_events else '')
+    ~ ('; winners by written keys' if by_written_customers else '') %}
+-- scope: {{ scope.mode }} ({{ why }})
 
 with
 {%- if scope.mode == 'changes' %}
 
-{{ attributed_events_scope(scope, this) }},
+{{ attributed_events_scope(
+    scope, this,
+    numbered_keys=written_key_values('int_paid_events_numbered') if by_written_events else none,
+    attributed_customers=written_key_values('int_customers_attributed') if by_written_customers else none,
+) }},
 
 scope_event_keys as (
     select paid_event_key from attributed_event_keys

@@ -1,9 +1,47 @@
 {#- One row per (program, customer): what attribution needs to know (SPEC §2.2, §1.2).
     Conversion is the signup, else the first paid event. The Stripe click id and email come
-    from the customer's first Stripe paid event; the coupon from the first paid event. -#}
-with signups as (
+    from the customer's first Stripe paid event; the coupon from the first paid event.
+    `customer_id` names the customer in one text (group_text: `program|key`, the key empty when
+    null), the group the attribution models are scoped by.
+
+    Scoped by customer (macros/change_scope.sql, docs/decisions/0026): a row is a function of
+    the customer's visible signup and paid events, so a night recomputes the customers with a
+    signup record delivered since the last build or timestamped at or after its as-of, and the
+    customers of every event whose numbered row changed, under the key it had and the key it
+    has now (int_paid_events_numbered records them in this build: when it did not, since this
+    model's last build, the model is built in full). It records the customers it recomputed
+    (written_key), for the models below. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key=['customer_id'],
+    incremental_strategy='group_replace',
+    written_key='customer_id',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies() }}
+{%- set scope = scope_reading_keys_of(change_scope(), 'int_paid_events_numbered') %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+scope_groups as (
+    select {{ group_text(['program_id', 'customer_key']) }} as customer_id
+    from {{ ref('int_signups_validated') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or record_at >= {{ scope.prev_as_of_ts }}
+    union
+    {{ written_key_values('int_paid_events_numbered' ~ written_groups_suffix()) }}
+),
+{%- endif %}
+
+signups as (
     select * from {{ ref('int_signups_validated') }}
     where is_visible
+    {%- if scope.mode == 'changes' %}
+        and {{ group_text(['program_id', 'customer_key']) }} in (select scope_groups.customer_id from scope_groups)
+    {%- endif %}
 ),
 
 first_events as (
@@ -18,6 +56,9 @@ first_events as (
         stripe_email
     from {{ ref('int_paid_events_numbered') }}
     where event_sequence = 1
+    {%- if scope.mode == 'changes' %}
+        and {{ group_text(['program_id', 'customer_key']) }} in (select scope_groups.customer_id from scope_groups)
+    {%- endif %}
 ),
 
 {# The first Stripe paid event: the first paid event when that is a Stripe one (nearly every
@@ -55,6 +96,7 @@ customer_keys as (
 
 identified as (
     select
+        {{ group_text(['program_id', 'customer_key'], 'customer_keys') }} as customer_id,
         customer_keys.program_id,
         customer_keys.customer_key,
         signups.occurred_at as signed_up_at,
@@ -78,4 +120,4 @@ identified as (
         and customer_keys.customer_key = first_stripe_events.customer_key
 )
 
-select * from identified
+{{ group_scope_select(scope, 'identified', 'scope_groups', ['customer_id']) }}

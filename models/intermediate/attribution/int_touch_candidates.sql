@@ -7,11 +7,35 @@
     hash joins, only click ids delivered more than once are versioned, and each touch carries
     the customer and partner facts it is judged by. A table, built once a night: as a view,
     int_customers_attributed and fct_attributions each scanned the clicks again (at M, 2.6–2.9 s
-    each, against 1.4–2.2 s for this table and 0.3–0.4 s for each reader; decision 0011). -#}
-{{ config(materialized='table') }}
+    each, against 1.4–2.2 s for this table and 0.3–0.4 s for each reader; decision 0011).
 
-with customers as (
+    Scoped by customer (macros/change_scope.sql, docs/decisions/0026): a customer's candidates
+    are a function of its row of int_customers_identified and of the clicks, leads, coupons and
+    partners that row matches, so a night recomputes the customers in touch_customers_scope.
+    It records them (written_key) for the models below. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key=['customer_id'],
+    incremental_strategy='group_replace',
+    written_key='customer_id',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies(['int_partners_validated']) }}
+{%- set scope = scope_reading_keys_of(change_scope(), 'int_customers_identified') %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+{{ touch_customers_scope(scope) }},
+{%- endif %}
+
+customers as (
     select * from {{ ref('int_customers_identified') }}
+    {%- if scope.mode == 'changes' %}
+    where customer_id in (select scope_groups.customer_id from scope_groups)
+    {%- endif %}
 ),
 
 programs as (
@@ -62,6 +86,7 @@ customer_click_ids as (
     select
         program_id,
         customer_key,
+        customer_id,
         signup_click_id as click_id,
         signup_visitor_id,
         converted_at,
@@ -72,6 +97,7 @@ customer_click_ids as (
     select
         program_id,
         customer_key,
+        customer_id,
         stripe_click_id,
         signup_visitor_id,
         converted_at,
@@ -94,6 +120,7 @@ click_candidates as (
     select
         clicks.program_id,
         matched_customers.customer_key,
+        matched_customers.customer_id,
         matched_customers.converted_at,
         matched_customers.customer_email,
         clicks.click_id,
@@ -116,6 +143,7 @@ click_candidates as (
     select
         clicks.program_id,
         matched_customers.customer_key,
+        matched_customers.customer_id,
         matched_customers.converted_at,
         matched_customers.customer_email,
         clicks.click_id,
@@ -170,6 +198,7 @@ touches as (
     select
         program_id,
         customer_key,
+        customer_id,
         converted_at,
         customer_email,
         'click' as touch_source,
@@ -181,6 +210,7 @@ touches as (
     select
         customers.program_id,
         customers.customer_key,
+        customers.customer_id,
         customers.converted_at,
         customers.customer_email,
         'lead_form' as touch_source,
@@ -197,6 +227,7 @@ touches as (
     select
         customers.program_id,
         customers.customer_key,
+        customers.customer_id,
         customers.converted_at,
         customers.customer_email,
         'coupon' as touch_source,
@@ -240,9 +271,11 @@ judged as (
     select
         timed.program_id,
         timed.customer_key,
+        timed.customer_id,
         timed.touch_source,
         timed.touch_id,
         timed.touched_at,
+        timed.partner_code,
         partners.partner_id,
         timed.converted_at,
         timed.window_days,
@@ -262,4 +295,4 @@ judged as (
         and timed.partner_code = partners.partner_code
 )
 
-select * from judged
+{{ group_scope_select(scope, 'judged', 'scope_groups', ['customer_id']) }}

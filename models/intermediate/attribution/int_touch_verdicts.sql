@@ -29,6 +29,7 @@ explained as (
     select
         program_id,
         customer_key,
+        customer_id,
         touch_source,
         touch_id,
         touched_at,

@@ -21,7 +21,10 @@
 {%- set scope = change_scope() %}
 {%- set by_written_events = scope.mode == 'changes'
     and wrote_since_my_last_build('int_paid_events_numbered') %}
-{%- set why = scope.why ~ ('; events by written keys' if by_written_events else '') %}
+{%- set by_written_customers = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_customers_attributed') %}
+{%- set why = scope.why ~ ('; events by written keys' if by_written_events else '')
+    ~ ('; winners by written keys' if by_written_customers else '') %}
 -- scope: {{ scope.mode }} ({{ why }})
 
 with
@@ -30,6 +33,7 @@ with
 {{ attributed_events_scope(
     scope, this,
     numbered_keys=written_key_values('int_paid_events_numbered') if by_written_events else none,
+    attributed_customers=written_key_values('int_customers_attributed') if by_written_customers else none,
 ) }},
 {%- endif %}
 

@@ -4,11 +4,14 @@
     Scoped (macros/change_scope.sql, docs/decisions/0026): a customer's numbers depend on all of
     the customer's valid events, so a night renumbers every event of the customers whose events
     may have changed since the last build (paid_events_scope), under the key they had then (the
-    stored rows) and the key they have now. -#}
+    stored rows) and the key they have now. Such a build also records the customers of the rows
+    it wrote, under both keys (`written_groups`, macros/written_keys.sql): the customers whose
+    first paid events int_customers_identified looks at again. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='paid_event_key',
     incremental_strategy='scope_replace',
+    written_groups=['program_id', 'customer_key'],
     post_hook="{{ record_scope_marks() }}",
 ) }}
 
