@@ -517,7 +517,7 @@ customer_event_keys as (
 {%- if attributed_customers is not none %}
 
 recomputed_customers as (
-    select key_value as customer_id from ({{ attributed_customers }}) as recomputed
+    {{ attributed_customers | indent(4) }}
 ),
 {%- endif %}
 
@@ -592,6 +592,13 @@ select {{ key }}, true as scope_only from differing_keys
 
 {{ scope_select(scope, rows, none, key) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- SQL: the customers (customer_id) `producer`, a model scoped by customer, recomputed in this
+    build (read after scope_reading_keys_of or wrote_since_my_last_build). -#}
+{% macro recomputed_customers(producer) -%}
+    select key_value as customer_id
+    from ({{ written_key_values(producer) }}) as recomputed
 {%- endmacro %}
 
 {#- The customers whose int_touch_candidates rows may differ from the scope's last build
@@ -693,39 +700,25 @@ changed_coupons as (
         or partner_id in (select affected_partner_ids.partner_id from affected_partner_ids)
 ),
 
+{# each changed input, the column of the customer's row it matches, and its own column #}
+{%- set matches = [
+    ('changed_clicks', 'signup_visitor_id', 'visitor_id'),
+    ('changed_clicks', 'signup_click_id', 'click_id'),
+    ('changed_clicks', 'stripe_click_id', 'click_id'),
+    ('changed_lead_emails', 'customer_email', 'email_normalized'),
+    ('changed_coupons', 'first_event_coupon_code', 'coupon_code'),
+] %}
+
 scope_groups as (
-    select key_value as customer_id
-    from ({{ written_key_values('int_customers_identified') }}) as recomputed
+    {{ recomputed_customers('int_customers_identified') | indent(4) }}
+    {%- for changed, column, changed_column in matches %}
     union
     select identified.customer_id
     from identified
-    inner join changed_clicks
-        on identified.signup_visitor_id = changed_clicks.visitor_id
-        and identified.program_id = changed_clicks.program_id
-    union
-    select identified.customer_id
-    from identified
-    inner join changed_clicks
-        on identified.signup_click_id = changed_clicks.click_id
-        and identified.program_id = changed_clicks.program_id
-    union
-    select identified.customer_id
-    from identified
-    inner join changed_clicks
-        on identified.stripe_click_id = changed_clicks.click_id
-        and identified.program_id = changed_clicks.program_id
-    union
-    select identified.customer_id
-    from identified
-    inner join changed_lead_emails
-        on identified.customer_email = changed_lead_emails.email_normalized
-        and identified.program_id = changed_lead_emails.program_id
-    union
-    select identified.customer_id
-    from identified
-    inner join changed_coupons
-        on identified.first_event_coupon_code = changed_coupons.coupon_code
-        and identified.program_id = changed_coupons.program_id
+    inner join {{ changed }}
+        on identified.{{ column }} = {{ changed }}.{{ changed_column }}
+        and identified.program_id = {{ changed }}.program_id
+    {%- endfor %}
     union
     select stored.customer_id
     from {{ this }} as stored

@@ -25,8 +25,7 @@ with
 {%- if scope.mode == 'changes' %}
 
 scope_groups as (
-    select key_value as customer_id
-    from ({{ written_key_values('int_touch_candidates') }}) as recomputed
+    {{ recomputed_customers('int_touch_candidates') }}
 ),
 {%- endif %}
 

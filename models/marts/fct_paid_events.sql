@@ -33,7 +33,7 @@ with
 {{ attributed_events_scope(
     scope, this,
     numbered_keys=written_key_values('int_paid_events_numbered') if by_written_events else none,
-    attributed_customers=written_key_values('int_customers_attributed') if by_written_customers else none,
+    attributed_customers=recomputed_customers('int_customers_attributed') if by_written_customers else none,
 ) }},
 
 scope_event_keys as (
