@@ -57,6 +57,27 @@ def example_three_nights(prefect_harness, example: Path, tmp_path_factory) -> Pa
 
 
 @pytest.fixture(scope="session")
+def example_every_night(prefect_harness, example: Path, tmp_path_factory) -> Path:
+    """The worked example run for every night of its run_dates.txt into
+    `<root>/{warehouse,out}`, once per session: the end-to-end tests and the Spark check each
+    work on a copy (shutil.copytree keeps the folders' modes)."""
+    from datetime import date
+
+    from flows.nightly import nightly_settlement
+
+    root = tmp_path_factory.mktemp("example_every_night")
+    for night in (example / "run_dates.txt").read_text().split():
+        nightly_settlement(
+            as_of=date.fromisoformat(night),
+            landing=example / "landing",
+            rules=example / "rules",
+            warehouse=root / "warehouse" / "example.duckdb",
+            out=root / "out",
+        )
+    return root
+
+
+@pytest.fixture(scope="session")
 def demo_replayed(prefect_harness, tmp_path_factory) -> tuple[Path, dict]:
     """The demo program (scale 1) generated and replayed over its year, once per session, as
     the README's demo runs it: the first night of each quarter, each closing the three months

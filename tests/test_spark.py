@@ -76,8 +76,10 @@ LATE_PARTNER = (
 
 
 @pytest.fixture(scope="module")
-def spark_report(prefect_harness, example: Path, tmp_path_factory) -> dict:
+def spark_report(example_every_night: Path, example: Path, tmp_path_factory) -> dict:
     workdir = tmp_path_factory.mktemp("spark_example")
+    # the nights of run_dates.txt, run once per session (conftest.example_every_night)
+    shutil.copytree(example_every_night, workdir, dirs_exist_ok=True)
     landing = workdir / "landing"
     shutil.copytree(example / "landing", landing)
     warehouse = workdir / "warehouse" / "example.duckdb"
@@ -92,8 +94,6 @@ def spark_report(prefect_harness, example: Path, tmp_path_factory) -> dict:
             out=workdir / "out",
         )
 
-    for as_of in nights:
-        night(as_of)
     # what the nights so far had delivered; the late partner reaches Spark with the last night
     delivered = workdir / "delivered_before_the_late_partner.duckdb"
     shutil.copyfile(warehouse, delivered)
