@@ -211,18 +211,25 @@
             select {{ columns }} from {{ source }} where not scope_only
         ) as unchanged
     );
-    {% if built_changes_only() -%}
-    {{ record_written_keys(source, key, arg_dict['dest_columns']) }};
-    {%- if config.get('written_groups') %}
+    {{ record_changed_keys(source, key, arg_dict['dest_columns']) }};
+    {%- if config.get('written_groups') and built_changes_only() %}
     {{ record_written_groups(target, source, key, config.get('written_groups')) }};
-    {%- endif %}
-    {%- else -%}
-    {{ forget_written_keys() }};
     {%- endif %}
     delete from {{ target }}
     where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }} where not scope_only
+{%- endmacro %}
+
+{#- SQL, in a scoped model's strategy: a `changes` build records the distinct `key` values of
+    `source` (macros/written_keys.sql); a full build records none and forgets the model's
+    earlier keys, so its tests read every row. -#}
+{% macro record_changed_keys(source, key, columns) -%}
+    {%- if built_changes_only() -%}
+    {{ record_written_keys(source, key, columns) }}
+    {%- else -%}
+    {{ forget_written_keys() }}
+    {%- endif %}
 {%- endmacro %}
 
 {#- True when the model being built computed its `changes` scope (the comment change_scope's
@@ -255,11 +262,7 @@
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }} where not scope_only
     {%- if config.get('written_key') %};
-    {% if built_changes_only() -%}
-    {{ record_written_keys(source, config.get('written_key'), arg_dict['dest_columns']) }}
-    {%- else -%}
-    {{ forget_written_keys() }}
-    {%- endif %}
+    {{ record_changed_keys(source, config.get('written_key'), arg_dict['dest_columns']) }}
     {%- endif %}
 {%- endmacro %}
 

@@ -40,20 +40,9 @@ EXAMPLE_NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
 def example_three_nights(prefect_harness, example: Path, tmp_path_factory) -> Path:
     """The worked example run for three closing nights into `<root>/{warehouse,out}`, once per
     session; the warehouse is `warehouse/example.duckdb`. Tests copy it before changing it."""
-    from datetime import date
-
-    from flows.nightly import nightly_settlement
-
-    root = tmp_path_factory.mktemp("example_three_nights")
-    for night in EXAMPLE_NIGHTS:
-        nightly_settlement(
-            as_of=date.fromisoformat(night),
-            landing=example / "landing",
-            rules=example / "rules",
-            warehouse=root / "warehouse" / "example.duckdb",
-            out=root / "out",
-        )
-    return root
+    return _run_example_nights(
+        example, tmp_path_factory.mktemp("example_three_nights"), EXAMPLE_NIGHTS
+    )
 
 
 @pytest.fixture(scope="session")
@@ -61,12 +50,17 @@ def example_every_night(prefect_harness, example: Path, tmp_path_factory) -> Pat
     """The worked example run for every night of its run_dates.txt into
     `<root>/{warehouse,out}`, once per session: the end-to-end tests and the Spark check each
     work on a copy (shutil.copytree keeps the folders' modes)."""
+    nights = (example / "run_dates.txt").read_text().split()
+    return _run_example_nights(example, tmp_path_factory.mktemp("example_every_night"), nights)
+
+
+def _run_example_nights(example: Path, root: Path, nights) -> Path:
+    """The worked example's nightly flow for each of `nights`, into `<root>/{warehouse,out}`."""
     from datetime import date
 
     from flows.nightly import nightly_settlement
 
-    root = tmp_path_factory.mktemp("example_every_night")
-    for night in (example / "run_dates.txt").read_text().split():
+    for night in nights:
         nightly_settlement(
             as_of=date.fromisoformat(night),
             landing=example / "landing",
