@@ -54,6 +54,23 @@ def test_every_model_has_a_description(manifest: dict) -> None:
     assert [name for name, node in models.items() if not node["description"].strip()] == []
 
 
+def test_views_and_tables_ask_only_what_their_materializations_do(manifest: dict) -> None:
+    """The view and table materializations on DuckDB (macros/materializations.sql) run hooks and
+    contracts but grant nothing, persist no docs, create no index and neither partition nor
+    sort: a model that asked for any of them would silently not get it."""
+    unsupported = ("grants", "persist_docs", "indexes", "partitioned_by", "sorted_by")
+    asked = [
+        f"{name}: {setting}"
+        for name, node in _models(manifest).items()
+        if node["config"]["materialized"] in ("view", "table")
+        for setting in unsupported
+        if node["config"].get(setting)
+    ]
+    assert asked == []
+    materialized = {node["config"]["materialized"] for node in _models(manifest).values()}
+    assert {"view", "table"} <= materialized
+
+
 def test_every_model_has_a_primary_key_test(manifest: dict) -> None:
     """primary_key (unique and not null) on one column, unique + not_null, or
     unique_combination over the key's columns. A view that names the model storing its rows

@@ -70,12 +70,12 @@ def test_the_three_closed_periods_are_published(payouts: Path) -> None:
 # --- (a) SIGKILL during publish -------------------------------------------------------------------
 
 # The subprocess imports what publishing imports lazily (pandas through DuckDB, sepaxml and
-# xmlschema) and reads the batch list before it says "ready", so that the kill delays fall in
+# lxml) and reads the batch list before it says "ready", so that the kill delays fall in
 # the publish work itself (render, write, fsync, rename) rather than in module loading.
 PUBLISH_SCRIPT = r"""
 import sys, time
 from pathlib import Path
-import pandas, sepaxml, xmlschema
+import pandas, sepaxml, lxml.etree
 from partner_ledger.publish.payout_files import closed_batches, publish_missing
 from partner_ledger.io.warehouse import connect
 con = connect(Path(sys.argv[1]), read_only=True)
@@ -355,6 +355,27 @@ def test_sepa_xml_is_valid_pain001_with_exactly_the_sepa_lines(
     for row in read_csv(folder / "payouts.csv"):
         if row["payout_method"] != "sepa":
             assert row["payout_account"] not in text and row["partner_id"] not in text
+
+
+def test_a_sepa_file_the_schema_refuses_names_the_element_not_its_value(payouts: Path) -> None:
+    """Each sepa.xml is checked against pain.001.001.03 before its batch is staged
+    (payout_files.validate_pain001, libxml2): a file the schema refuses raises SepaInvalid naming
+    the element and the rule it breaks, never the value (an IBAN or a name must not reach a
+    log); a file that is not XML at all is refused too."""
+    from partner_ledger.publish import payout_files
+
+    content = (payouts / PERIODS[0] / "sepa.xml").read_bytes()
+    payout_files.validate_pain001(content)  # the published file passes
+    iban = ET.fromstring(content).findtext(".//p:CdtTrfTxInf/p:CdtrAcct/p:Id/p:IBAN", namespaces=NS)
+    broken = content.replace(f"<IBAN>{iban}</IBAN>".encode(), b"<IBAN>FR76 not an iban</IBAN>")
+    assert broken != content
+    with pytest.raises(payout_files.SepaInvalid) as refused:
+        payout_files.validate_pain001(broken)
+    message = str(refused.value)
+    assert "Document/CstmrCdtTrfInitn/PmtInf/CdtTrfTxInf/CdtrAcct/Id/IBAN" in message, message
+    assert "PATTERN" in message and "not an iban" not in message and iban not in message
+    with pytest.raises(payout_files.SepaInvalid, match="not well-formed"):
+        payout_files.validate_pain001(content[: len(content) // 2])
 
 
 def test_manifest_matches_files_and_batch(payouts: Path) -> None:
