@@ -13,41 +13,34 @@
     (tests/test_dbt_docs.py names the configurations these two support). Spark keeps dbt-spark's
     materializations. -#}
 {% materialization view, adapter='duckdb' -%}
-    {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set target_relation = this.incorporate(type='view') -%}
-    {{ run_hooks(pre_hooks, inside_transaction=False) }}
-    {{ run_hooks(pre_hooks, inside_transaction=True) }}
-    {% call statement('main') -%}
-        {{ replace_relation_sql(existing_relation) }}
-        {{ create_view_as(target_relation, sql) }}
-    {%- endcall %}
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {{ adapter.commit() }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
-    {{ return({'relations': [target_relation]}) }}
+    {{ return(materialize_in_one_statement('view', sql)) }}
 {%- endmaterialization %}
 
 {% materialization table, adapter='duckdb' -%}
+    {{ return(materialize_in_one_statement('table', sql)) }}
+{%- endmaterialization %}
+
+{#- The body of both: the model's hooks around one statement that drops its existing relation
+    (a view or a table, whichever it is now) and creates the new one; dbt's cache forgets the
+    old relation and adds the new one (the relations returned). -#}
+{% macro materialize_in_one_statement(kind, sql) -%}
     {%- set existing_relation = load_cached_relation(this) -%}
-    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set target_relation = this.incorporate(type=kind) -%}
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {% call statement('main') -%}
-        {{ replace_relation_sql(existing_relation) }}
+        {%- if existing_relation is not none %}
+        {%- do adapter.cache_dropped(existing_relation) %}
+        drop {{ existing_relation.type }} {{ existing_relation }};
+        {%- endif %}
+        {%- if kind == 'view' %}
+        {{ create_view_as(target_relation, sql) }}
+        {%- else %}
         {{ create_table_as(False, target_relation, sql) }}
+        {%- endif %}
     {%- endcall %}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
     {{ return({'relations': [target_relation]}) }}
-{%- endmaterialization %}
-
-{#- The statement that drops a model's existing relation (a view or a table) before its new one
-    is created in the same transaction; nothing when there is none. dbt's cache forgets it
-    (the materialization returns the new one, which dbt adds). -#}
-{% macro replace_relation_sql(existing_relation) -%}
-    {%- if existing_relation is not none -%}
-    {%- do adapter.cache_dropped(existing_relation) -%}
-    drop {{ existing_relation.type }} {{ existing_relation }};
-    {%- endif -%}
 {%- endmacro %}
