@@ -112,8 +112,8 @@ def sepa_text(text: str) -> str:
 def _pain_schema():
     """The pain.001.001.03 schema (sepaxml's copy), parsed once per process by libxml2.
 
-    libxml2 (lxml) parses the schema in about 10 ms and checks L's December file (4,162
-    transfers, 1.3 MB) in about 20 ms; xmlschema, in Python, took 0.2-0.5 s and 1.05 s
+    libxml2 (lxml) parses the schema in 13 ms of CPU and checks L's December file (4,162
+    transfers, 1.3 MB) in 34 ms; xmlschema, in Python, took 0.2-0.9 s and 1.05 s
     (docs/decisions/0012, session 21)."""
     import sepaxml
     from lxml import etree
