@@ -9,9 +9,9 @@
     nothing reads until it commits (docs/decisions/0027).
 
     Hooks, contracts (create_view_as and create_table_as check and declare them) and the
-    relation cache behave as in dbt's. Grants, persisted docs and indexes are not used here
-    (tests/test_dbt_docs.py names the configurations these two support). Spark keeps dbt-spark's
-    materializations. -#}
+    relation cache behave as in dbt's. Grants, persisted docs, indexes, partitions and sort
+    orders are not applied: no model asks for them, and tests/test_dbt_docs.py fails one that
+    does. Spark keeps dbt-spark's materializations. -#}
 {% materialization view, adapter='duckdb' -%}
     {{ return(materialize_in_one_statement('view', sql)) }}
 {%- endmaterialization %}
