@@ -633,11 +633,13 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
                 f"{name} was built in full on {night}"
             )
         # the expected ledger read the commissions' events written tonight, the commissions the
-        # attributed events', and those the numbered events' (macros/written_keys.sql)
+        # attributed events', those the numbered events', and the numbering the resolved
+        # events' (macros/written_keys.sql)
         for name, phrase in (
             ("int_ledger_entries_expected", "; commissions by written keys"),
             ("int_commissions_computed", "; events by written keys"),
             ("int_paid_events_attributed", "; events by written keys"),
+            ("int_paid_events_numbered", "; events by written keys"),
         ):
             compiled = next((tmp_path / "target-scoped" / "compiled").rglob(f"{name}.sql"))
             assert (phrase in compiled.read_text()) == bool(index), (name, night)

@@ -8,7 +8,12 @@ import os
 
 import pytest
 
-from partner_ledger.settle.dbt import PROJECT_DIR, _release_duckdb
+from partner_ledger.settle.dbt import (
+    PROJECT_DIR,
+    _release_duckdb,
+    _start_long_chains_first,
+    longest_chain_scores,
+)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +218,51 @@ def test_tests_a_night_skips_are_checked_by_a_table_the_same_night(manifest: dic
         if carried_by is None:
             wrong.append(f"{test['name']}: nothing next to {name} runs {check} each night")
     assert wrong == []
+
+
+def test_dbt_starts_the_ready_node_with_the_longest_chain_after_it() -> None:
+    """dbt's own queue (GraphQueue), with the scores partner_ledger gives it: of the nodes that
+    are ready, the one with most nodes after it starts first, and no node before its parents."""
+    import networkx as nx
+    from dbt.graph.queue import GraphQueue
+
+    _start_long_chains_first()
+    graph = nx.DiGraph([("z1", "z2"), ("z2", "z3"), ("z3", "z4"), ("b1", "b2")])
+    graph.add_node("a")
+    queue = GraphQueue(graph, manifest=None, selected=set(graph))
+    started = []
+    while not queue.inner.empty():
+        _, node = queue.inner.get()
+        started.append(node)
+        queue.in_progress.add(node)
+        queue.queued.discard(node)
+        queue.mark_done(node)
+    # dbt's order was a, b1, z1 (depth 0, by name), then b2, z2 (depth 1)...; here the longest
+    # chain first, and among equals the shallower
+    assert started == ["z1", "z2", "b1", "z3", "a", "b2", "z4"]
+
+
+def test_a_night_starts_the_chain_it_waits_on_before_the_side_branches(manifest: dict) -> None:
+    """On the project's graph, the Stripe chain's head (int_stripe_charges_linked, then the paid
+    events, the numbering, the attribution, the commissions, the ledger...) goes before the
+    tracking models a shallow level deeper (the leads, partners and coupons), which dbt's order
+    by depth started first: L's chain waited 4.3 s for them (docs/decisions/0012)."""
+    import networkx as nx
+
+    nodes = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "test")
+    }
+    graph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    for uid, node in nodes.items():
+        for parent in node["depends_on"]["nodes"]:
+            if parent in nodes:
+                graph.add_edge(parent, uid)
+    scores = {nodes[uid]["name"]: score for uid, score in longest_chain_scores(graph).items()}
+    head = scores["int_stripe_charges_linked"]
+    for side in ("int_leads_validated", "int_partners_validated", "int_coupons_validated"):
+        assert head < scores[side], side
+        # dbt's order: by depth, then by name; the side branches came first
+        assert (head[1], "int_stripe_charges_linked") > (scores[side][1], side)

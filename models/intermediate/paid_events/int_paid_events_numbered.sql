@@ -3,10 +3,13 @@
 
     Scoped (macros/change_scope.sql, docs/decisions/0026): a customer's numbers depend on all of
     the customer's valid events, so a night renumbers every event of the customers whose events
-    may have changed since the last build (paid_events_scope), under the key they had then (the
-    stored rows) and the key they have now. Such a build also records the customers of the rows
-    it wrote, under both keys (`written_groups`, macros/written_keys.sql): the customers whose
-    first paid events int_customers_identified looks at again. -#}
+    may have changed since the last build, under the key they had then (the stored rows) and
+    the key they have now. Those events are the keys int_paid_events_resolved wrote in this
+    build when it recorded them (macros/written_keys.sql): a numbered row is a function of the
+    resolved rows of its customer alone. Otherwise (resolved was built by another invocation)
+    they are found again (paid_events_scope). Such a build also records the customers of the
+    rows it wrote, under both keys (`written_groups`): the customers whose first paid events
+    int_customers_identified looks at again. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='paid_event_key',
@@ -17,12 +20,22 @@
 
 {{ scope_dependencies(paid_events_scope_inputs()) }}
 {%- set scope = change_scope() %}
--- scope: {{ scope.mode }} ({{ scope.why }})
+{%- set by_written_events = scope.mode == 'changes'
+    and wrote_since_my_last_build('int_paid_events_resolved') %}
+-- scope: {{ scope.mode }} ({{ scope.why ~ ('; events by written keys' if by_written_events else '') }})
 
 with
-{%- if scope.mode == 'changes' %}
+{%- if by_written_events %}
+
+scope_keys as (
+    select key_value as paid_event_key
+    from ({{ written_key_values('int_paid_events_resolved') }}) as written
+),
+{%- elif scope.mode == 'changes' %}
 
 {{ paid_events_scope(scope) }},
+{%- endif %}
+{%- if scope.mode == 'changes' %}
 
 valid_events as (
     select * from {{ ref('int_paid_events_resolved') }}
