@@ -93,3 +93,35 @@ def test_rejected_clicks_reach_the_quarantine_with_their_reason(
         (march, 6, "k5,prog_lumen,,2025-03-01T10:00:00Z,v5,", "missing_required_field"),
         (april, 2, "k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
     ]
+
+    # The next night keeps the texts of the clicks it showed (int_clicks_quarantined) and reads
+    # from the raw clicks only those it starts to show: a new delivery's bad record, and k6, now
+    # before the as-of. A stored text marked here shows which texts were kept.
+    (landing / "tracking" / "clicks" / "2025-05.csv").write_text(
+        header + "k7,prog_lumen,mira,not-a-time,v7,\n"
+    )
+    con = connect(warehouse)
+    ingest_landing(con, landing)
+    con.execute("update intermediate.int_clicks_quarantined set raw_text = 'kept: ' || raw_text")
+    con.close()
+    dbt_build(warehouse, "2025-07-02", select="+quarantine", target_dir=tmp_path / "target")
+    con = connect(warehouse, read_only=True)
+    rows = con.execute(
+        "select file_path, line_no, raw_text, reason from quarantine "
+        "where source_table = 'clicks' order by file_path, line_no"
+    ).fetchall()
+    con.close()
+    assert rows == [
+        (march, 3, "kept: k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
+        (march, 4, "kept: k3,prog_gone,mira,2025-03-01T10:00:00Z,v3,", "unknown_program_id"),
+        (march, 5, "kept: ,prog_lumen,mira,2025-03-01T10:00:00Z,v4,", "missing_key"),
+        (march, 6, "kept: k5,prog_lumen,,2025-03-01T10:00:00Z,v5,", "missing_required_field"),
+        (march, 7, "k6,prog_gone,mira,2025-07-01T10:00:00Z,v6,", "unknown_program_id"),
+        (april, 2, "kept: k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
+        (
+            "tracking/clicks/2025-05.csv",
+            2,
+            "k7,prog_lumen,mira,not-a-time,v7,",
+            "invalid_timestamp",
+        ),
+    ]

@@ -79,60 +79,16 @@ rejected_adjustments as (
     where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
 ),
 
-{# int_clicks_delivered keeps no text: fetch it from the raw record, for rejected clicks only. A
-    click's reason does not depend on its other versions (record_quarantine_reason), so the tens of
-    millions of clicks are filtered, not versioned. #}
-delivered_clicks as (
-    select * from {{ ref('int_clicks_delivered') }}
-),
-
-programs as (
-    select program_id from {{ ref('stg_rules__programs') }}
-),
-
-raw_clicks as (
-    select * from {{ source('raw', 'tracking_clicks') }}
-),
-
-checked_clicks as (
-    select
-        delivered_clicks.delivery_seq,
-        delivered_clicks.file_path,
-        delivered_clicks.line_no,
-        delivered_clicks.occurred_at as record_at,
-        {{ record_quarantine_reason(
-            'delivered_clicks.row_error', 'delivered_clicks.occurred_at', 'programs.program_id'
-        ) }} as quarantine_reason
-    from delivered_clicks
-    left join programs
-        on delivered_clicks.program_id = programs.program_id
-),
-
-shown_clicks as (
-    select
-        delivery_seq,
-        file_path,
-        line_no,
-        quarantine_reason
-    from checked_clicks
-    where {{ shown_in_quarantine('quarantine_reason', 'record_at') }}
-),
-
-{# The raw text of the rejected clicks, joined on the record's key. DuckDB still reads the text
-    columns of every raw click to probe the join (3.5 s at M in the plan); fetching them by row
-    id after a narrow join would save about a second, in SQL only DuckDB has (decision 0012). #}
+{# The clicks, with their text: int_clicks_quarantined keeps the text of the clicks it shows
+    from one night to the next, and reads the raw clicks only for those it starts to show. #}
 rejected_clicks as (
     select
         'clicks' as source_table,
-        shown_clicks.file_path,
-        shown_clicks.line_no,
-        {{ csv_line(['raw_clicks.click_id', 'raw_clicks.program_id', 'raw_clicks.partner_code',
-            'raw_clicks.occurred_at', 'raw_clicks.visitor_id', 'raw_clicks.landing_url']) }} as raw_text,
-        shown_clicks.quarantine_reason as reason
-    from shown_clicks
-    inner join raw_clicks
-        on shown_clicks.delivery_seq = raw_clicks.delivery_seq
-        and shown_clicks.line_no = raw_clicks.line_no
+        file_path,
+        line_no,
+        raw_text,
+        quarantine_reason as reason
+    from {{ ref('int_clicks_quarantined') }}
 ),
 
 {# Paid events, refunds and Stripe objects keep no text past their parse: the raw text of the
