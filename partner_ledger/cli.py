@@ -9,6 +9,7 @@ before anything started (options, landing directory, rules folder: one line per 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -308,6 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = explain_startup_failure(_secret_free(str(exc)).strip()) or type(exc).__name__
         print(f"{prefix}: error: {message}", file=sys.stderr)
         return 1
+    finally:
+        # The command is done: the interpreter's exit would collect garbage through every
+        # object Prefect, dbt and the night made, though the process frees it all anyway (a
+        # night at M ended 1.5 s after its summary, in gc_collect_main; the worked example's
+        # closing night cost about 2 CPU-s more). Frozen objects are left out of collections;
+        # the exit handlers (Prefect's log and event drains) still run.
+        gc.freeze()
 
 
 if __name__ == "__main__":
