@@ -77,14 +77,19 @@ def test_rejected_clicks_reach_the_quarantine_with_their_reason(
     ingest_landing(con, landing)
     load_rules(con, example / "rules")
     con.close()
-    dbt_build(warehouse, "2025-06-01", select="+quarantine", target_dir=tmp_path / "target")
 
-    con = connect(warehouse, read_only=True)
-    rows = con.execute(
-        "select file_path, line_no, raw_text, reason from quarantine "
-        "where source_table = 'clicks' order by file_path, line_no"
-    ).fetchall()
-    con.close()
+    def quarantined_clicks(as_of: str) -> list[tuple]:
+        dbt_build(warehouse, as_of, select="+quarantine", target_dir=tmp_path / "target")
+        con = connect(warehouse, read_only=True)
+        try:
+            return con.execute(
+                "select file_path, line_no, raw_text, reason from quarantine "
+                "where source_table = 'clicks' order by file_path, line_no"
+            ).fetchall()
+        finally:
+            con.close()
+
+    rows = quarantined_clicks("2025-06-01")
     march, april = "tracking/clicks/2025-03.csv", "tracking/clicks/2025-04.csv"
     assert rows == [
         (march, 3, "k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
@@ -104,13 +109,7 @@ def test_rejected_clicks_reach_the_quarantine_with_their_reason(
     ingest_landing(con, landing)
     con.execute("update intermediate.int_clicks_quarantined set raw_text = 'kept: ' || raw_text")
     con.close()
-    dbt_build(warehouse, "2025-07-02", select="+quarantine", target_dir=tmp_path / "target")
-    con = connect(warehouse, read_only=True)
-    rows = con.execute(
-        "select file_path, line_no, raw_text, reason from quarantine "
-        "where source_table = 'clicks' order by file_path, line_no"
-    ).fetchall()
-    con.close()
+    rows = quarantined_clicks("2025-07-02")
     assert rows == [
         (march, 3, "kept: k2,prog_lumen,mira,2025-03-01,v2,", "invalid_timestamp"),
         (march, 4, "kept: k3,prog_gone,mira,2025-03-01T10:00:00Z,v3,", "unknown_program_id"),
