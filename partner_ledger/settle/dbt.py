@@ -119,14 +119,15 @@ def longest_chain_scores(graph) -> dict[str, tuple[int, int]]:
     (docs/decisions/0012, session 22). The order never runs a node before its parents."""
     import networkx as nx
 
-    order = list(nx.topological_sort(graph))
     after: dict[str, int] = {}
-    for node in reversed(order):
+    for node in reversed(list(nx.topological_sort(graph))):
         after[node] = 1 + max((after[child] for child in graph.successors(node)), default=0)
-    depth: dict[str, int] = {}
-    for node in order:
-        depth[node] = 1 + max((depth[parent] for parent in graph.predecessors(node)), default=0)
-    return {node: (-after[node], depth[node]) for node in order}
+    # dbt's own score: the node's generation in a topological sort (GraphQueue._get_scores)
+    return {
+        node: (-after[node], depth)
+        for depth, generation in enumerate(nx.topological_generations(graph))
+        for node in generation
+    }
 
 
 def _start_long_chains_first() -> None:
