@@ -37,7 +37,11 @@ from partner_ledger.publish.payout_files import (
 )
 from partner_ledger.publish.review import Night, night_counts, record_holds
 from partner_ledger.rules.load import load_rules
-from partner_ledger.settle.checks import check_new_batches, prefetch_if_closing
+from partner_ledger.settle.checks import (
+    check_new_batches,
+    night_may_close,
+    prefetch_great_expectations,
+)
 from partner_ledger.settle.dbt import dbt_build
 from partner_ledger.settle.night import (
     QUARANTINE_KEY,
@@ -161,11 +165,23 @@ def load_rules_folder(work: Path, rules: Path) -> list[str]:
 
 @task
 def build(
-    work: Path, as_of: date, target_dir: Path | None = None, log_dir: Path | None = None
+    work: Path,
+    as_of: date,
+    target_dir: Path | None = None,
+    log_dir: Path | None = None,
+    prefetch_checks: bool = False,
 ) -> tuple[int, dict[str, float]]:
     """`dbt build`: models and data tests; a failing test stops the run before the commit.
-    Returns the number of nodes built and the seconds of the ten slowest."""
-    result = dbt_build(work, as_of.isoformat(), target_dir=target_dir, log_dir=log_dir)
+    Returns the number of nodes built and the seconds of the ten slowest. `prefetch_checks`:
+    import Great Expectations beside the build, once dbt starts to run its nodes (a night that
+    may close a period: the audit will need it)."""
+    result = dbt_build(
+        work,
+        as_of.isoformat(),
+        target_dir=target_dir,
+        log_dir=log_dir,
+        on_run_start=prefetch_great_expectations if prefetch_checks else None,
+    )
     if result.full_refresh:
         _logger().info(
             "the models' code changed since the last build: incremental tables recreated"
@@ -320,12 +336,12 @@ def _settle(config: RunConfig, scenario: str, rebuild: bool = False) -> dict:
         if rebuild:
             before = (0, set(restore_published(work, config)), set())
             lap("restore_published")
-        prefetch_if_closing(work, config.as_of.isoformat())
         summary.models_built, summary.slowest_dbt_nodes = build(
             work,
             config.as_of,
             target_dir=dbt_target_dir(config.warehouse),
             log_dir=dbt_log_dir(config.warehouse),
+            prefetch_checks=night_may_close(work, config.as_of.isoformat()),
         )
         lap("dbt_build")
         night = night_counts(work, QUARANTINE_KEY, before[2], loaded)

@@ -11,6 +11,7 @@ catch it.
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -132,7 +133,9 @@ def test_a_night_tests_the_keys_it_wrote(first_night: Path, tmp_path: Path) -> N
     assert not written["stg_stripe__charges"]  # the example delivers no Stripe line after April
     assert "written_rows" not in _compiled_test(target, "primary_key_ledger_period_closes_batch_id")
 
-    # another invocation (a test run by hand) reads every row
+    # another invocation (a test run by hand) reads every row; its on_run_start is called once,
+    # before any node starts (a closing night imports Great Expectations there)
+    calls: list[datetime] = []
     result = invoke(
         ["test", "--select", "int_commissions_computed"],
         {
@@ -141,8 +144,16 @@ def test_a_night_tests_the_keys_it_wrote(first_night: Path, tmp_path: Path) -> N
             "DBT_TARGET_PATH": str(tmp_path / "target-by-hand"),
             "DBT_LOG_PATH": str(tmp_path / "logs"),
         },
+        on_run_start=lambda: calls.append(datetime.now(UTC)),
     )
     assert result.success
+    assert len(calls) == 1
+    first_node = min(
+        timing.started_at.replace(tzinfo=timing.started_at.tzinfo or UTC)
+        for node_result in result.result
+        for timing in node_result.timing
+    )
+    assert calls[0] <= first_node
     assert "written_rows" not in _compiled_test(
         tmp_path / "target-by-hand", "primary_key_int_commissions_computed"
     )

@@ -122,15 +122,15 @@ def prefetch_great_expectations() -> threading.Thread:
     return thread
 
 
-def prefetch_if_closing(work: Path, as_of: str) -> threading.Thread | None:
-    """Before the night's build: import Great Expectations beside it when the night may close a
-    period (may_close, asked of the run's working copy `work`, opened as the audit opens it)."""
+def night_may_close(work: Path, as_of: str) -> bool:
+    """Before the night's build: may the night close a period (may_close, asked of the run's
+    working copy `work`, opened as the audit opens it)? The build then imports Great
+    Expectations beside it (prefetch_great_expectations)."""
     con = connect(work)
     try:
-        closing = may_close(con, as_of)
+        return may_close(con, as_of)
     finally:
         con.close()
-    return prefetch_great_expectations() if closing else None
 
 
 def _suites():

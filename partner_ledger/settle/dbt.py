@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -139,20 +142,43 @@ def _start_long_chains_first() -> None:
         GraphQueue._get_scores = lambda _queue, graph: longest_chain_scores(graph)
 
 
-def invoke(args: list[str], env: dict[str, str], project_dir: Path = PROJECT_DIR):
+def invoke(
+    args: list[str],
+    env: dict[str, str],
+    project_dir: Path = PROJECT_DIR,
+    on_run_start: Callable[[], object] | None = None,
+):
     """dbt in this process (dbtRunner) on the project at the repository root (or at
     `project_dir`): `args` (the command and its options), with `env` set for the call only.
     dbt-duckdb's cached database is closed after (_release_duckdb). Returns dbt's result
-    (`success`, `result`, `exception`)."""
+    (`success`, `result`, `exception`).
+
+    `on_run_start` is called once, when dbt has loaded its project and is about to run the
+    nodes (its event ConcurrencyLine, "Concurrency: N threads"): work started there in a thread
+    of its own does not compete for the interpreter with dbt's import and parse, which are
+    Python from end to end, but with the build, whose queries run in DuckDB's threads."""
     from dbt.cli.main import dbtRunner
 
     project = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    callbacks = [_once_on_event("ConcurrencyLine", on_run_start)] if on_run_start else []
     _start_long_chains_first()
     with _env(env):
         try:
-            return dbtRunner().invoke([*args, *project])
+            return dbtRunner(callbacks=callbacks).invoke([*args, *project])
         finally:
             _release_duckdb()
+
+
+def _once_on_event(name: str, action: Callable[[], object]) -> Callable[[Any], None]:
+    """A dbt event callback that calls `action` on the first event named `name`."""
+    done = threading.Event()
+
+    def callback(message: Any) -> None:
+        if not done.is_set() and message.info.name == name:
+            done.set()
+            action()
+
+    return callback
 
 
 def dbt_build(
@@ -166,6 +192,7 @@ def dbt_build(
     empty: bool = False,
     every_test: bool = False,
     project_dir: Path = PROJECT_DIR,
+    on_run_start: Callable[[], object] | None = None,
 ) -> DbtResult:
     """`dbt build` (models and data tests) on `warehouse` for the night `as_of`.
 
@@ -177,6 +204,7 @@ def dbt_build(
     log goes to ``log_dir`` (default: ``logs`` in the target folder), an owner-only folder,
     never the project's ``logs/``. ``project_dir`` builds another copy of the project (a test's
     mutant) under this code's fingerprint, so that its scoped models build as this code's would.
+    ``on_run_start``: called once when dbt starts to run the nodes (invoke).
     """
     args = [
         "build",
@@ -214,7 +242,7 @@ def dbt_build(
         "DBT_LOG_PATH": str(logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    result = invoke(args, env, project_dir)
+    result = invoke(args, env, project_dir, on_run_start=on_run_start)
     failures: list[str] = []
     seconds_by_node: dict[str, float] = {}
     if result.result is not None:
