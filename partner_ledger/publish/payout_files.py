@@ -212,11 +212,16 @@ def _sepa_xml(batch: Batch, lines: list[tuple]) -> bytes:
 
 
 def _write_file(folder: Path, name: str, content: bytes) -> None:
-    """Write a file (owner-only); it reaches the disk with its folder (_sync_folder)."""
-    path = folder / name
-    with open(path, "wb") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
+    """Write a new file of a new folder, owner-only from its creation (one system call less
+    than a chmod after: a night at M writes 5,400 statements); it reaches the disk with its
+    folder (_sync_folder)."""
+    handle = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(handle, view) :]
+    finally:
+        os.close(handle)
 
 
 def _fsync_dir(folder: Path) -> None:
