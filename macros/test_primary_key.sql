@@ -3,8 +3,14 @@
     more. A night runs every data test: at the worked example most of a test's cost is its
     node, at M the scan of the key. On a column, or on the model with `columns` for a key of
     several columns; `nullable` names the key columns that may be empty (their nulls group as
-    one value, as in `unique_combination`). -#}
-{% test primary_key(model, column_name=none, columns=none, nullable=none) %}
+    one value, as in `unique_combination`).
+
+    `after` (a `ref`, read by dbt only): a model the test runs after. In `dbt build` a node waits
+    for every test whose parents are all among its ancestors, so a test of a model on the
+    night's chain holds up the models after it; a test that also names a model at the chain's
+    end holds up nothing. It still runs every night, and a failure still fails the night before
+    its commit (flows/nightly.py): what waits is the finding, never the guarantee. -#}
+{% test primary_key(model, column_name=none, columns=none, nullable=none, after=none) %}
 {%- set key = columns if columns else [column_name] %}
 {%- set nullable = nullable or [] %}
 {%- for column in nullable if column not in key %}

@@ -266,3 +266,24 @@ def test_a_night_starts_the_chain_it_waits_on_before_the_side_branches(manifest:
         assert head < scores[side], side
         # dbt's order: by depth, then by name; the side branches came first
         assert (head[1], "int_stripe_charges_linked") > (scores[side][1], side)
+
+
+def test_the_settled_views_key_test_holds_up_no_model(manifest: dict) -> None:
+    """`dbt build` makes a node wait for each test whose parents are all among its ancestors
+    (dbt's Linker.add_test_edges). The settled view's key test also names
+    fct_statement_entries (primary_key's `after`), which no model reads: ledger_statements and
+    the marts after the view no longer wait for a scan of the whole view, and the night still
+    runs the test (it is not one a night skips)."""
+    view = "model.partner_ledger.int_ledger_entries_settled"
+    late = "model.partner_ledger.fct_statement_entries"
+    tests = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and node.get("attached_node") == view
+        and node["test_metadata"]["name"] == "primary_key"
+    ]
+    assert len(tests) == 1
+    assert set(tests[0]["depends_on"]["nodes"]) == {view, late}
+    assert "checked_downstream" not in tests[0]["tags"]
+    assert not [child for child in manifest["child_map"][late] if child.startswith("model.")]
