@@ -5,11 +5,13 @@
     several columns; `nullable` names the key columns that may be empty (their nulls group as
     one value, as in `unique_combination`).
 
-    `after` (a `ref`, read by dbt only): a model the test runs after. In `dbt build` a node waits
-    for every test whose parents are all among its ancestors, so a test of a model on the
-    night's chain holds up the models after it; a test that also names a model at the chain's
-    end holds up nothing. It still runs every night, and a failure still fails the night before
-    its commit (flows/nightly.py): what waits is the finding, never the guarantee. -#}
+    `after` (a `ref`, read by dbt only): a model the test also runs after. In `dbt build` a node
+    waits for every test whose parents are all among its ancestors, so a test of a model on the
+    night's chain holds up the models after it. Naming a model that no model reads and that is
+    not built from the tested one, the test holds up nothing: it runs once both are built. (A
+    model at the chain's end would do the same, but the test would then end the chain.) It
+    still runs every night, and a failure still fails the night before its commit
+    (flows/nightly.py): what waits is the finding, never the guarantee. -#}
 {% test primary_key(model, column_name=none, columns=none, nullable=none, after=none) %}
 {%- set key = columns if columns else [column_name] %}
 {%- set nullable = nullable or [] %}

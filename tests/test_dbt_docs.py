@@ -270,12 +270,12 @@ def test_a_night_starts_the_chain_it_waits_on_before_the_side_branches(manifest:
 
 def test_the_settled_views_key_test_holds_up_no_model(manifest: dict) -> None:
     """`dbt build` makes a node wait for each test whose parents are all among its ancestors
-    (dbt's Linker.add_test_edges). The settled view's key test also names
-    fct_statement_entries (primary_key's `after`), which no model reads: ledger_statements and
-    the marts after the view no longer wait for a scan of the whole view, and the night still
-    runs the test (it is not one a night skips)."""
+    (dbt's Linker.add_test_edges). The settled view's key test also names fct_paid_events
+    (primary_key's `after`), a mart no model reads and which does not read the view: no model
+    waits for the test, which runs as soon as both are built (not at the end of the chain, as
+    after fct_statement_entries), and the night still runs it (it is not one a night skips)."""
     view = "model.partner_ledger.int_ledger_entries_settled"
-    late = "model.partner_ledger.fct_statement_entries"
+    side = "model.partner_ledger.fct_paid_events"
     tests = [
         node
         for node in manifest["nodes"].values()
@@ -284,6 +284,7 @@ def test_the_settled_views_key_test_holds_up_no_model(manifest: dict) -> None:
         and node["test_metadata"]["name"] == "primary_key"
     ]
     assert len(tests) == 1
-    assert set(tests[0]["depends_on"]["nodes"]) == {view, late}
+    assert set(tests[0]["depends_on"]["nodes"]) == {view, side}
     assert "checked_downstream" not in tests[0]["tags"]
-    assert not [child for child in manifest["child_map"][late] if child.startswith("model.")]
+    assert not [child for child in manifest["child_map"][side] if child.startswith("model.")]
+    assert view not in manifest["parent_map"][side]
