@@ -17,6 +17,57 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+# The suite runs in two workers (pytest-xdist: `-n 2` in pyproject.toml). A unit of work goes to
+# one worker: a test module (its module fixtures are built once), or the modules that share a
+# costly session fixture (each worker builds the session fixtures of its own tests, so theirs is
+# built once). The longest units start first, so that no worker is left alone with one at the
+# end (a one-worker run here, session 24: the Spark check with the example's nights 480 s,
+# test_change_scope 156 s, the demo year's notebooks and replay 113 s).
+SHARED_UNITS = {
+    "test_spark": "example_every_night",
+    "test_example_e2e": "example_every_night",
+    "test_notebooks": "demo_replayed",
+    "test_replay": "demo_replayed",
+}
+LONGEST_FIRST = ("example_every_night", "test_change_scope", "demo_replayed")
+
+
+def unit_of_work(nodeid: str) -> str:
+    """The unit of a test's node id (``tests/test_x.py::test_y[...]``): its module's, or the
+    shared fixture's its module is listed under."""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return SHARED_UNITS.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """xdist's scheduler by scope, with the units above as scopes (in collection order:
+    pyproject.toml passes --no-loadscope-reorder)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    return UnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        unit = unit_of_work(item.nodeid)
+        for fixture in ("example_every_night", "demo_replayed"):
+            if fixture in item.fixturenames and unit != fixture:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the session fixture {fixture}: list its module in "
+                    "SHARED_UNITS (tests/conftest.py), so that one worker builds it"
+                )
+
+    def rank(item: pytest.Item) -> int:
+        unit = unit_of_work(item.nodeid)
+        return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each unit keeps its order
+
+
 @pytest.fixture(scope="session")
 def example() -> Path:
     if not EXAMPLE.is_dir():
