@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
+from collections import defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -161,6 +163,44 @@ def test_names_render_as_text_never_markup(built, tmp_path: Path) -> None:
     # the published page of the untouched warehouse is the page rendered from it again
     published = (payouts / "2025-04" / "statement-pt_olga.html").read_bytes()
     assert statement_files(con, "prog_lumen-2025-04")["statement-pt_olga.html"] == published
+
+
+def test_rows_come_in_statement_order_whatever_order_they_are_stored_in(
+    built, tmp_path: Path
+) -> None:
+    """Each table's rows by the time earned, then the entry id; what is held by release day
+    first. The stored lines are first put in the opposite order, so an aggregate that kept the
+    order it read them in fails here."""
+    payouts, _ = built
+    warehouse = tmp_path / "example.duckdb"
+    shutil.copyfile(payouts.parents[2] / "warehouse" / "example.duckdb", warehouse)
+    copy = duckdb.connect(str(warehouse))
+    copy.execute(
+        "create or replace table fct_statement_entries as select * from fct_statement_entries "
+        "order by available_at desc, earned_at desc, entry_id desc"
+    )
+    several = 0
+    for (batch_id,) in copy.execute(
+        "select distinct batch_id from fct_statement_entries"
+    ).fetchall():
+        expected: dict[tuple[str, str], list] = defaultdict(list)
+        for partner, kind, entry_type, earned_at, entry_id, available_at, cents in copy.execute(
+            "select partner_id, line_kind, entry_type, earned_at, entry_id, available_at, "
+            "amount_cents from fct_statement_entries where batch_id = ?",
+            [batch_id],
+        ).fetchall():
+            held = kind == "held"
+            release_day = available_at.date().isoformat() if held else ""
+            expected[(partner, "held" if held else entry_type)].append(
+                ((release_day, earned_at, entry_id), Amounts(2)(cents))
+            )
+        lines = statement_lines(copy, batch_id, 2)
+        for (partner, section), rows in expected.items():
+            shown = re.findall(r'<td class="amount">([^<]*)</td>', lines[partner][section][0])
+            assert shown == [amount for _, amount in sorted(rows)], (batch_id, partner, section)
+            several += len({amount for _, amount in rows}) > 1
+    copy.close()
+    assert several >= 2  # tables whose order shows: rows of different amounts (the example has 2)
 
 
 def test_file_names_are_safe_for_any_partner_id() -> None:

@@ -176,6 +176,20 @@ def sql_money(column: str, digits: int) -> str:
     return f"case when {column} < 0 then '-' else '' end || {whole}{fraction}"
 
 
+def _sql_concat_in_order(text: str, *keys: str) -> str:
+    """SQL aggregate: the `text` of a group's rows concatenated in the order of `keys`
+    (ascending, nulls last). The group's rows are collected as one list of structs (the keys,
+    then the text) and the list sorted, instead of `string_agg(... order by ...)`, whose input
+    DuckDB sorts group by group: at L, a batch of 702,971 lines in 19,467 groups took 2.7 s
+    that way and 1.6 s this way, for the same text (decision 0030). Rows equal on every key
+    come in the order of their text, where string_agg left it to chance."""
+    fields = ", ".join(f"k{number} := {key}" for number, key in enumerate(keys))
+    return (
+        f"array_to_string(list_transform(list_sort(list(struct_pack({fields}, line := {text})), "
+        "'ASC', 'NULLS LAST'), lambda row: row.line), '')"
+    )
+
+
 # Python's str.strip(): every character str.isspace() accepts, at either end
 _SPACE = (
     r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
@@ -205,6 +219,14 @@ def _lines_sql(digits: int) -> str:
     refund = (
         f"regexp_replace({_sql_label(refund_kind, REFUND_LABELS)} || ' ' || {after_colon}, "
         f"{_sql_text(f'^{_SPACE}|{_SPACE}$')}, '', 'g')"
+    )
+    # each table's rows in statement order: earned, then entry id; the held by release day first
+    settled_rows = _sql_concat_in_order("'<tr>' || row_cells", "earned_at", "entry_id")
+    held_rows = _sql_concat_in_order(
+        f"'<tr><td>' || {_sql_escaped('release_day')} || '</td>' || row_cells",
+        "release_day",
+        "earned_at",
+        "entry_id",
     )
     return f"""
 with entries as (
@@ -250,7 +272,9 @@ cells as (
     select
         *,
         '<td>' || earned_day || '</td><td>' || {_sql_escaped("customer_key")} || '</td><td>'
-        || {_sql_escaped("cause")} || '</td><td class="amount">' || {sql_money("amount_cents", digits)}
+        || {_sql_escaped("cause")} || '</td><td class="amount">' || {
+        sql_money("amount_cents", digits)
+    }
         || '</td></tr>' || chr(10) as row_cells
     from causes
 )
@@ -258,7 +282,7 @@ cells as (
 select
     partner_id,
     entry_type as section,
-    string_agg('<tr>' || row_cells, '' order by earned_at, entry_id) as rows_html,
+    {settled_rows} as rows_html,
     sum(amount_cents) as total_cents
 from cells
 where line_kind = 'settled'
@@ -267,10 +291,7 @@ union all
 select
     partner_id,
     'held' as section,
-    string_agg(
-        '<tr><td>' || {_sql_escaped("release_day")} || '</td>' || row_cells,
-        '' order by release_day, earned_at, entry_id
-    ) as rows_html,
+    {held_rows} as rows_html,
     sum(amount_cents) as total_cents
 from cells
 where line_kind = 'held'
