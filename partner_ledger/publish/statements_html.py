@@ -220,6 +220,7 @@ def _lines_sql(digits: int) -> str:
         f"regexp_replace({_sql_label(refund_kind, REFUND_LABELS)} || ' ' || {after_colon}, "
         f"{_sql_text(f'^{_SPACE}|{_SPACE}$')}, '', 'g')"
     )
+    amount = sql_money("amount_cents", digits)
     # each table's rows in statement order: earned, then entry id; the held by release day first
     settled_rows = _sql_concat_in_order("'<tr>' || row_cells", "earned_at", "entry_id")
     held_rows = _sql_concat_in_order(
@@ -272,9 +273,7 @@ cells as (
     select
         *,
         '<td>' || earned_day || '</td><td>' || {_sql_escaped("customer_key")} || '</td><td>'
-        || {_sql_escaped("cause")} || '</td><td class="amount">' || {
-        sql_money("amount_cents", digits)
-    }
+        || {_sql_escaped("cause")} || '</td><td class="amount">' || {amount}
         || '</td></tr>' || chr(10) as row_cells
     from causes
 )
