@@ -54,7 +54,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         unit = unit_of_work(item.nodeid)
-        for fixture in ("example_every_night", "demo_replayed"):
+        for fixture in set(SHARED_UNITS.values()):
             if fixture in item.fixturenames and unit != fixture:
                 raise pytest.UsageError(
                     f"{item.nodeid} uses the session fixture {fixture}: list its module in "
