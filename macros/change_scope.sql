@@ -190,9 +190,11 @@
     A recomputed row equal to its stored row in every column (nulls equal, as INTERSECT
     compares) is first dropped from the model's temporary table, with its key: it is neither
     deleted nor inserted. A scope is wider than what changes (on M's closing night
-    fct_paid_events recomputed 27,505 rows and 5,581 differed; fct_ledger_entries 483,750 and
-    229,429), and each replaced row is a deleted row the table keeps until a checkpoint
-    compacts it (partner_ledger.io.warehouse.checkpoint).
+    fct_paid_events recomputed 27,505 rows and 5,581 differed), and each replaced row is a
+    deleted row the table keeps until a checkpoint compacts it
+    (partner_ledger.io.warehouse.checkpoint). A model whose scope holds only rows that change
+    skips that comparison (`compare_recomputed_rows=false`): it reads every stored row of the
+    table to find none (fct_ledger_entries, docs/decisions/0012, session 25).
 
     A `changes` build then records the keys it deleted or inserted, for the night's data tests
     (macros/written_keys.sql); a full build records none. -#}
@@ -201,6 +203,7 @@
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- if config.get('compare_recomputed_rows', true) %}
     delete from {{ source }}
     where {{ key }} in (
         select unchanged.{{ key }}
@@ -211,6 +214,7 @@
             select {{ columns }} from {{ source }} where not scope_only
         ) as unchanged
     );
+    {%- endif %}
     {{ record_changed_keys(source, key, arg_dict['dest_columns']) }};
     {%- if config.get('written_groups') and built_changes_only() %}
     {{ record_written_groups(target, source, key, config.get('written_groups')) }};
