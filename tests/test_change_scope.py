@@ -3,15 +3,17 @@ docs/decisions/0026).
 
 The scoped models (`int_stripe_charges_linked`, `int_paid_events_resolved`,
 `int_paid_events_numbered`, `int_paid_events_attributed`, `fct_paid_events`, `fct_ledger_entries`,
-`dim_customers`, and the tiers, commissions and expected ledger; the signups' and leads' versions,
-by key) keep the previous build's rows and recompute the keys their inputs touched since
+`dim_customers`, and the tiers, commissions and expected ledger; the signups', leads' and sales'
+versions, by key) keep the previous build's rows and recompute the keys their inputs touched since
 (macros/change_scope.sql). Here a generated program is built night by night while Stripe objects
 arrive as the API delivers them (a few new versions at a time, not whole files) and tracking files
 arrive late, each delivery aimed at one reason a row can change: an invoice that names another
 charge or none (the charge's link moves), a new invoice naming an invoice-less charge (that charge
 stops being a paid event), invoice and charge metadata that route elsewhere, a Stripe customer with
 another email and no metadata (identity by email), a customer that is no longer visible, earlier
-signups for an email (the earliest signup decides the customer key), a new version of a sale; and,
+signups for an email (the earliest signup decides the customer key), a new version of a sale,
+refunds whose check moves (a late refund, a refunded sale's new currency, a refund of a sale not
+yet visible); and,
 for the marts, the ledger entries each night appends (1 May runs twice: the second run appends
 under the same date) and the winning touches late clicks change. Before each night the warehouse is
 copied and the copy builds the scoped models in full; both build the whole graph, and after the
@@ -54,6 +56,7 @@ SCOPED = (
     "intermediate.int_commissions_computed",
     "intermediate.int_signups_validated",
     "intermediate.int_leads_validated",
+    "intermediate.int_sales_validated",
 )
 # 2 May twice: the night run again after more deliveries (the ledger appends under the same date)
 NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 2), date(2025, 7, 1))
@@ -248,6 +251,7 @@ def _tracking_changes(
         values = ["" if value is None else str(value) for value in row]
         values[4] = str(int(values[4]) * 2 if values[4].isdigit() else 1000)
         changed.append(values)
+    changed += _refund_changes(con, rng, night, [row[0] for row in changed])
     tier_sales, tier_changes = _tier_changes(con, rng, night)
     changed += tier_sales
     _write_csv(
@@ -274,6 +278,48 @@ def _tracking_changes(
         _coupon_changes(con, rng),
     )
     return tier_changes
+
+
+def _refund_changes(
+    con: duckdb.DuckDBPyConnection, rng: random.Random, night: date, taken: list[str]
+) -> list[list[str]]:
+    """Sale API rows that move a refund's check (int_sales_validated reads the sale a refund
+    names): a late refund of a stored sale nothing else touches tonight; a new version, in
+    another currency, of a sale refunded on an earlier delivery (its refunds fail the check);
+    and a sale timestamped ten days after the night with a refund timestamped before it (the
+    refund fails the check until a later night's as-of passes the sale)."""
+    sales = con.execute(
+        "select transaction_id, program_id, customer_key, currency from raw.tracking_sales "
+        "where kind = 'sale' and transaction_id is not null "
+        "and transaction_id not in (select refund_of from raw.tracking_sales "
+        "where refund_of is not null) order by transaction_id limit 200"
+    ).fetchall()
+    sale, program, customer, currency = rng.choice([row for row in sales if row[0] not in taken])
+    before = f"{night - timedelta(days=3)}T00:00:00Z"
+    rows = [
+        [f"refund_{night:%m%d}", program, customer, "refund", "700", currency, before, sale, ""]
+    ]
+    refunded = con.execute(
+        "select sales.transaction_id, sales.program_id, sales.customer_key, sales.kind, "
+        "sales.amount_cents, sales.currency, sales.occurred_at, sales.coupon_code "
+        "from raw.tracking_sales as sales inner join raw.tracking_sales as refunds "
+        "on refunds.refund_of = sales.transaction_id and refunds.kind = 'refund' "
+        "where sales.kind = 'sale' order by 1 limit 50"
+    ).fetchall()
+    refunded = [row for row in refunded if row[0] not in taken]
+    if refunded:
+        tx, program, customer, kind, amount, currency, occurred, coupon = (
+            "" if value is None else str(value) for value in rng.choice(refunded)
+        )
+        other = "USD" if currency == "EUR" else "EUR"
+        rows.append([tx, program, customer, kind, amount, other, occurred, "", coupon])
+    later = f"{night + timedelta(days=10)}T00:00:00Z"
+    future = f"future_{night:%m%d}"
+    rows.append([future, program, customer, "sale", "9000", currency, later, "", ""])
+    rows.append(
+        [f"{future}_refund", program, customer, "refund", "900", currency, before, future, ""]
+    )
+    return rows
 
 
 def _tier_changes(

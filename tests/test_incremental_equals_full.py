@@ -46,6 +46,7 @@ CACHES = (
     "main.dim_customers",
     "intermediate.int_ledger_entries_expected",
     "intermediate.int_commissions_computed",
+    "intermediate.int_sales_validated",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",

@@ -1,9 +1,53 @@
 {#- Sale API rows (SPEC §1.1). A refund must find a visible sale of the same program and
     currency; the check runs on the newest version, and a refund that fails it is quarantined
-    and absent for this run. -#}
+    and absent for this run.
 
-with records as (
-    select * from {{ ref('stg_tracking__sales') }}
+    Scoped by transaction id (macros/change_scope.sql, docs/decisions/0026), as the signups'
+    versions are by key: a night recomputes every record of the transaction ids with a record
+    delivered since the last build or timestamped at or after its as-of (the only records whose
+    reason or visibility can move), and of the refunds of those ids (a refund's check reads its
+    sale's visible version). The sales a refund in scope reads come from the recomputed records
+    for the ids in scope and from the stored rows for the others, which are as that build left
+    them. -#}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    unique_key=['transaction_id'],
+    incremental_strategy='group_replace',
+    post_hook="{{ record_scope_marks() }}",
+) }}
+
+{{ scope_dependencies() }}
+{%- set scope = change_scope() %}
+{%- set group_by = ['transaction_id'] %}
+-- scope: {{ scope.mode }} ({{ scope.why }})
+
+with
+{%- if scope.mode == 'changes' %}
+
+touched_ids as (
+    select distinct transaction_id
+    from {{ ref('stg_tracking__sales') }}
+    where delivery_seq > {{ scope.prev_seq }}
+        or occurred_at >= {{ scope.prev_as_of_ts }}
+),
+
+{# every version of a refund of a touched id: its newest version's check may move #}
+scope_groups as (
+    select transaction_id from touched_ids
+    union
+    select refunds.transaction_id
+    from {{ ref('stg_tracking__sales') }} as refunds
+    where refunds.refund_of in (select touched_ids.transaction_id from touched_ids)
+),
+{%- endif %}
+
+records as (
+    select records.*
+    from {{ ref('stg_tracking__sales') }} as records
+    {%- if scope.mode == 'changes' %}
+    semi join scope_groups
+        on {{ group_match('records', 'scope_groups', group_by) }}
+    {%- endif %}
 ),
 
 programs as (
@@ -48,6 +92,17 @@ visible_sales as (
     select transaction_id, program_id, currency
     from versions
     where is_visible and kind = 'sale'
+    {%- if scope.mode == 'changes' %}
+    union all
+    select stored.transaction_id, stored.program_id, stored.currency
+    from {{ this }} as stored
+    where stored.is_visible
+        and stored.kind = 'sale'
+        and stored.transaction_id not in (
+            select scope_groups.transaction_id from scope_groups
+            where scope_groups.transaction_id is not null
+        )
+    {%- endif %}
 ),
 
 checked as (
@@ -85,4 +140,4 @@ checked as (
         and versions.currency = visible_sales.currency
 )
 
-select * from checked
+{{ group_scope_select(scope, 'checked', 'scope_groups', group_by) }}
