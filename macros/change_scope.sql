@@ -314,6 +314,12 @@ scope_groups as (
         or occurred_at >= {{ scope.prev_as_of_ts }}
 ),
 {% endif %}
+{{ records_of_groups(staged, scope, group_by) }}
+{%- endmacro %}
+
+{#- The CTE `records`: in `changes` mode every staged record of the groups in the relation
+    `scope_groups` (matched null-safely), every staged record otherwise. -#}
+{% macro records_of_groups(staged, scope, group_by) -%}
 records as (
     select records.*
     from {{ staged }} as records

@@ -41,14 +41,7 @@ scope_groups as (
 ),
 {%- endif %}
 
-records as (
-    select records.*
-    from {{ ref('stg_tracking__sales') }} as records
-    {%- if scope.mode == 'changes' %}
-    semi join scope_groups
-        on {{ group_match('records', 'scope_groups', group_by) }}
-    {%- endif %}
-),
+{{ records_of_groups(ref('stg_tracking__sales'), scope, group_by) }},
 
 programs as (
     select program_id from {{ ref('stg_rules__programs') }}
