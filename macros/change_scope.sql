@@ -308,13 +308,19 @@
 {% macro versions_in_scope(staged, scope, group_by) -%}
 {%- if scope.mode == 'changes' %}
 scope_groups as (
+    {{ groups_touched_since(staged, scope, group_by) | indent(4) }}
+),
+{% endif %}
+{{ records_of_groups(staged, scope, group_by) }}
+{%- endmacro %}
+
+{#- SQL: the groups (`group_by`) of a staging relation of tracking versions with a record
+    delivered since the scope's last build or timestamped at or after its as-of. -#}
+{% macro groups_touched_since(staged, scope, group_by) -%}
     select distinct {{ group_by | join(', ') }}
     from {{ staged }}
     where delivery_seq > {{ scope.prev_seq }}
         or occurred_at >= {{ scope.prev_as_of_ts }}
-),
-{% endif %}
-{{ records_of_groups(staged, scope, group_by) }}
 {%- endmacro %}
 
 {#- The CTE `records`: in `changes` mode every staged record of the groups in the relation

@@ -25,10 +25,7 @@ with
 {%- if scope.mode == 'changes' %}
 
 touched_ids as (
-    select distinct transaction_id
-    from {{ ref('stg_tracking__sales') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or occurred_at >= {{ scope.prev_as_of_ts }}
+    {{ groups_touched_since(ref('stg_tracking__sales'), scope, group_by) | indent(4) }}
 ),
 
 {# every version of a refund of a touched id: its newest version's check may move #}
