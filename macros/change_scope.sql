@@ -368,6 +368,25 @@ records as (
     {%- endif %}
 {%- endmacro %}
 
+{#- SQL: the `columns` of the rows of a table delivered since the scope's last build or
+    stamped at or after its as-of on one of `stamps`, as a set (a union drops duplicates). One
+    select per condition, so that each filter is pushed into its own scan, whose zone maps skip
+    the row groups it cannot match (rows are stored in the order they were delivered). One filter of
+    conditions on different columns joined by `or` is applied after a scan of the whole table:
+    at L, the 50 million delivered clicks in 0.37-0.65 s against 0.06 s (decision 0012,
+    session 26). -#}
+{% macro records_since(relation, columns, scope, stamps) -%}
+    select {{ columns | join(', ') }}
+    from {{ relation }}
+    where delivery_seq > {{ scope.prev_seq }}
+    {%- for stamp in stamps %}
+    union
+    select {{ columns | join(', ') }}
+    from {{ relation }}
+    where {{ stamp }} >= {{ scope.prev_as_of_ts }}
+    {%- endfor %}
+{%- endmacro %}
+
 {#- The Stripe objects of one type with a version loaded since the scope's last build. -#}
 {% macro stripe_ids_delivered_since(object_type, scope) -%}
     select object_id
@@ -379,10 +398,7 @@ records as (
 {#- The charges with a new version since the scope's last build, or created at or after its
     as-of (visibility): their own fields may have changed. -#}
 {% macro stripe_charges_changed(scope) -%}
-    select charge_id
-    from {{ ref('stg_stripe__charges') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or created_at >= {{ scope.prev_as_of_ts }}
+    {{ records_since(ref('stg_stripe__charges'), ['charge_id'], scope, ['created_at']) }}
 {%- endmacro %}
 
 {#- The charges whose int_stripe_charges_linked row may differ from the scope's last build:
@@ -409,10 +425,7 @@ records as (
 {#- The Stripe customers whose row may have changed since the scope's last build: a new
     version, or created at or after its as-of (visibility). -#}
 {% macro stripe_customers_scope(scope) -%}
-    select stripe_customer_id
-    from {{ ref('stg_stripe__customers') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or created_at >= {{ scope.prev_as_of_ts }}
+    {{ records_since(ref('stg_stripe__customers'), ['stripe_customer_id'], scope, ['created_at']) }}
 {%- endmacro %}
 
 {#- The paid events (paid_event_type, paid_event_id) whose int_paid_events_resolved row may
@@ -440,10 +453,9 @@ changed_customers as (
 ),
 
 touched_signups as (
-    select distinct program_id, customer_key
-    from {{ ref('int_signups_validated') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or record_at >= {{ scope.prev_as_of_ts }}
+    {{ records_since(
+        ref('int_signups_validated'), ['program_id', 'customer_key'], scope, ['record_at']
+    ) | indent(4) }}
 ),
 
 changed_emails as (
@@ -481,9 +493,9 @@ scope as (
     where stripe_customer_id in (select changed_customers.stripe_customer_id from changed_customers)
     union
     select 'sale' as paid_event_type, transaction_id as paid_event_id
-    from {{ ref('int_sales_validated') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or record_at >= {{ scope.prev_as_of_ts }}
+    from (
+        {{ records_since(ref('int_sales_validated'), ['transaction_id'], scope, ['record_at']) | indent(8) }}
+    ) as touched_sales
     union
     select paid_event_type, paid_event_id
     from events_of_changed_emails
@@ -667,10 +679,9 @@ identified as (
 ),
 
 changed_click_records as (
-    select program_id, click_id, visitor_id
-    from {{ ref('int_clicks_delivered') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or occurred_at >= {{ scope.prev_as_of_ts }}
+    {{ records_since(
+        ref('int_clicks_delivered'), ['program_id', 'click_id', 'visitor_id'], scope, ['occurred_at']
+    ) | indent(4) }}
 ),
 
 changed_clicks as (
@@ -685,21 +696,16 @@ changed_lead_emails as (
     select distinct program_id, email_normalized
     from {{ ref('int_leads_validated') }}
     where lead_id in (
-        select lead_id
-        from {{ ref('int_leads_validated') }}
-        where delivery_seq > {{ scope.prev_seq }}
-            or record_at >= {{ scope.prev_as_of_ts }}
+        {{ records_since(ref('int_leads_validated'), ['lead_id'], scope, ['record_at']) | indent(8) }}
     )
         or delivery_seq > {{ scope.prev_seq }}
 ),
 
 {# partners by id alone: a partner's versions may name different programs #}
 changed_partner_ids as (
-    select distinct partner_id
-    from {{ ref('int_partners_validated') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or joined_at >= {{ scope.prev_as_of_ts }}
-        or status_changed_at >= {{ scope.prev_as_of_ts }}
+    {{ records_since(
+        ref('int_partners_validated'), ['partner_id'], scope, ['joined_at', 'status_changed_at']
+    ) | indent(4) }}
 ),
 
 changed_partner_codes as (

@@ -28,9 +28,11 @@ with
 
 scope_groups as (
     select {{ group_text(['program_id', 'customer_key']) }} as customer_id
-    from {{ ref('int_signups_validated') }}
-    where delivery_seq > {{ scope.prev_seq }}
-        or record_at >= {{ scope.prev_as_of_ts }}
+    from (
+        {{ records_since(
+            ref('int_signups_validated'), ['program_id', 'customer_key'], scope, ['record_at']
+        ) | indent(8) }}
+    ) as touched_signups
     union
     {{ written_key_values('int_paid_events_numbered' ~ written_groups_suffix()) }}
 ),
