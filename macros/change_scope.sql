@@ -225,18 +225,6 @@
     select {{ columns }} from {{ source }} where not scope_only
 {%- endmacro %}
 
-{#- Incremental strategy of a model whose every row a build replaces, but whose select reads
-    the rows the last build left (`{{ this }}`: int_clicks_quarantined keeps its texts from one
-    night to the next). A table materialization drops its relation before the select could read
-    it. Nothing is compared: every stored row is deleted and the new rows inserted, in the
-    model's transaction. -#}
-{% macro get_incremental_replace_all_sql(arg_dict) -%}
-    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
-    delete from {{ arg_dict['target_relation'] }};
-    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
-    select {{ columns }} from {{ arg_dict['temp_relation'] }}
-{%- endmacro %}
-
 {#- SQL, in a scoped model's strategy: a `changes` build records the distinct `key` values of
     `source` (macros/written_keys.sql); a full build records none and forgets the model's
     earlier keys, so its tests read every row. -#}

@@ -57,6 +57,7 @@ SCOPED = (
     "intermediate.int_signups_validated",
     "intermediate.int_leads_validated",
     "intermediate.int_sales_validated",
+    "intermediate.int_clicks_quarantined",
 )
 # 2 May twice: the night run again after more deliveries (the ledger appends under the same date)
 NIGHTS = (date(2025, 4, 1), date(2025, 5, 1), date(2025, 5, 2), date(2025, 5, 2), date(2025, 7, 1))

@@ -47,6 +47,7 @@ CACHES = (
     "intermediate.int_ledger_entries_expected",
     "intermediate.int_commissions_computed",
     "intermediate.int_sales_validated",
+    "intermediate.int_clicks_quarantined",
 )
 HELD_BACK = (
     Path("stripe") / "refunds.jsonl",
