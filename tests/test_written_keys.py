@@ -10,6 +10,7 @@ catch it.
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,14 @@ import duckdb
 import pytest
 
 from partner_ledger.io.ingest import ingest_landing
-from partner_ledger.io.warehouse import connect, ensure_raw_schema
+from partner_ledger.io.warehouse import (
+    WORKING_FOLDER,
+    checkpoint,
+    connect,
+    deleted_rows,
+    ensure_raw_schema,
+    release,
+)
 from partner_ledger.rules.load import load_rules
 from partner_ledger.settle.dbt import PROJECT_DIR, DbtError, dbt_build, invoke
 from tests.conftest import warehouse_differences
@@ -178,11 +186,28 @@ def test_the_same_night_again_rewrites_the_ledger_marts_rows_it_recomputes(
     unchanged. fct_ledger_entries does not compare them with its stored rows
     (compare_recomputed_rows=false: every row of its scope changes, but on such a night): it
     rewrites that night's entries and payouts, and records their keys. fct_paid_events compares
-    them and rewrites none. No table differs from the first run's."""
+    them and rewrites none. No table differs from the first run's.
+
+    The second run works on a second name of the warehouse file, as a night does, so its writes
+    wait in the log for the commit's checkpoint: the first run's recorded keys went with their
+    tables (replaced whole at the run's start), not deleted row by row. Deleted, they made the
+    commit after a closing night compact every table the night wrote (decision 0029)."""
     warehouse = _copy(first_night, tmp_path / "again")
     dbt_build(warehouse, NEXT, target_dir=tmp_path / "t")
     first_run = _copy(warehouse, tmp_path / "first_run")
-    dbt_build(warehouse, NEXT, target_dir=tmp_path / "t")
+    work = warehouse.parent / WORKING_FOLDER / warehouse.name
+    work.parent.mkdir()
+    os.link(warehouse, work)
+    dbt_build(work, NEXT, target_dir=tmp_path / "t")
+    con = connect(work)  # the run's database, its log not checkpointed yet
+    try:
+        assert con.execute("select count(*) from intermediate.written_keys").fetchone()[0] > 0
+        assert [name for name in deleted_rows(con) if "written_key" in name] == []
+        checkpoint(con)  # the commit
+    finally:
+        con.close()
+        release(work)
+    work.unlink()
     # the night run again changes no table
     assert warehouse_differences(first_run, warehouse, min_tables=40) == {}
     written = _written(warehouse)
