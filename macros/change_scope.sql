@@ -196,13 +196,22 @@
     skips that comparison (`compare_recomputed_rows=false`): it reads every stored row of the
     table to find none (fct_ledger_entries, docs/decisions/0012, session 25).
 
-    A `changes` build then records the keys it deleted or inserted, for the night's data tests
-    (macros/written_keys.sql); a full build records none. -#}
+    A model with an `updated_columns` config (a list) may also return, flagged
+    `updates_stored`, stored rows of which only those columns change (scope_select_updating):
+    their key and new values, set in place by an update, without deleting the row or writing
+    its other columns (fct_ledger_entries: the stored entries a close settles or pays, about
+    221,500 on M's closing night, which only gain their batches). Their keys are not in the
+    scope's keys.
+
+    A `changes` build then records the keys it deleted, inserted or updated, for the night's
+    data tests (macros/written_keys.sql); a full build records none. -#}
 {% macro get_incremental_scope_replace_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set key = arg_dict['unique_key'] -%}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- set updated = config.get('updated_columns') or [] -%}
+    {%- set recomputed = 'not scope_only' ~ (' and not updates_stored' if updated else '') -%}
     {%- if config.get('compare_recomputed_rows', true) %}
     delete from {{ source }}
     where {{ key }} in (
@@ -211,7 +220,7 @@
             select {{ columns }} from {{ target }}
             where {{ key }} in (select {{ key }} from {{ source }} where scope_only)
             intersect
-            select {{ columns }} from {{ source }} where not scope_only
+            select {{ columns }} from {{ source }} where {{ recomputed }}
         ) as unchanged
     );
     {%- endif %}
@@ -219,10 +228,16 @@
     {%- if config.get('written_groups') and built_changes_only() %}
     {{ record_written_groups(target, source, key, config.get('written_groups')) }};
     {%- endif %}
+    {%- if updated %}
+    update {{ target }} as stored
+    set {% for column in updated %}{{ column }} = updates.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from (select * from {{ source }} where updates_stored) as updates
+    where stored.{{ key }} = updates.{{ key }};
+    {%- endif %}
     delete from {{ target }}
     where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
     insert into {{ target }} ({{ columns }})
-    select {{ columns }} from {{ source }} where not scope_only
+    select {{ columns }} from {{ source }} where {{ recomputed }}
 {%- endmacro %}
 
 {#- SQL, in a scoped model's strategy: a `changes` build records the distinct `key` values of
@@ -356,6 +371,26 @@ records as (
         ) }}
     {%- else -%}
         select * from {{ rows }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The final select of a scoped model with an `updated_columns` config (strategy
+    `scope_replace`): scope_select's rows, and in `changes` mode the rows of the relation
+    `updates` (the key and the updated columns of stored rows that change in those columns
+    only), flagged `updates_stored`, which the strategy sets in place. The flag is written
+    wherever the strategy runs (a `changes` build, a full build of a table that exists). -#}
+{% macro scope_select_updating(scope, rows, scope_keys, key, updates) -%}
+    {%- if scope.mode == 'changes' or scope.replaces_stored -%}
+    select *, false as updates_stored
+    from (
+        {{ scope_select(scope, rows, scope_keys, key) | indent(8) }}
+    ) as replaced
+    {%- if scope.mode == 'changes' %}
+    union all by name
+    select *, false as scope_only, true as updates_stored from {{ updates }}
+    {%- endif %}
+    {%- else -%}
+    {{ scope_select(scope, rows, scope_keys, key) }}
     {%- endif %}
 {%- endmacro %}
 

@@ -83,6 +83,15 @@ def _copy(warehouse: Path, folder: Path) -> Path:
     return folder / WAREHOUSE
 
 
+def _second_name(warehouse: Path) -> Path:
+    """A run's working copy of the warehouse: a second name of its file, through which the
+    night's writes stay in the log until the commit's checkpoint (decision 0027)."""
+    work = warehouse.parent / WORKING_FOLDER / warehouse.name
+    work.parent.mkdir()
+    os.link(warehouse, work)
+    return work
+
+
 def _compiled_test(target: Path, prefix: str) -> str:
     return next((target / "compiled").rglob(f"{prefix}*.sql")).read_text()
 
@@ -195,9 +204,7 @@ def test_the_same_night_again_rewrites_the_ledger_marts_rows_it_recomputes(
     warehouse = _copy(first_night, tmp_path / "again")
     dbt_build(warehouse, NEXT, target_dir=tmp_path / "t")
     first_run = _copy(warehouse, tmp_path / "first_run")
-    work = warehouse.parent / WORKING_FOLDER / warehouse.name
-    work.parent.mkdir()
-    os.link(warehouse, work)
+    work = _second_name(warehouse)
     dbt_build(work, NEXT, target_dir=tmp_path / "t")
     con = connect(work)  # the run's database, its log not checkpointed yet
     try:
@@ -235,6 +242,50 @@ def test_the_same_night_again_rewrites_the_ledger_marts_rows_it_recomputes(
     # fct_paid_events' scope also holds May's events, not visible yet (no row): their keys are
     # recorded, as deleted; every row it recomputed was equal to its stored row
     assert not written["fct_paid_events"] & paid_event_keys
+
+
+def test_a_closing_night_sets_the_stored_entries_batches_in_place(
+    first_night: Path, tmp_path: Path
+) -> None:
+    """The closing night of 1 May settles and pays entries the first night stored: their rows
+    of fct_ledger_entries gain their two batches by an update in place (`updated_columns`), and
+    no row is deleted (a replace deleted each one and wrote it again whole, decision 0012,
+    session 27). The night runs on a second name of the file, as a night does, so the deleted
+    rows would still be there before the commit's checkpoint. Its keys are recorded."""
+    warehouse = _copy(first_night, tmp_path / "closing")
+    work = _second_name(warehouse)
+    dbt_build(work, NEXT, target_dir=tmp_path / "t")
+    con = connect(work)
+    try:
+        stored_settled, stored_paid = con.execute(
+            "select count(settled_batch_id), count(paid_batch_id) from main.fct_ledger_entries "
+            "where recorded_at < ? and entry_type != 'payout' and settled_batch_id in "
+            "(select batch_id from main.fct_payout_batches where as_of = ?)",
+            [NEXT, NEXT],
+        ).fetchone()
+        recorded = {
+            key
+            for (key,) in con.execute(
+                "select key_value from intermediate.written_keys "
+                "where model_name = 'fct_ledger_entries'"
+            ).fetchall()
+        }
+        updated = {
+            entry_id
+            for (entry_id,) in con.execute(
+                "select entry_id from main.fct_ledger_entries where recorded_at < ? "
+                "and settled_batch_id in "
+                "(select batch_id from main.fct_payout_batches where as_of = ?)",
+                [NEXT, NEXT],
+            ).fetchall()
+        }
+        deleted = deleted_rows(con)
+    finally:
+        con.close()
+        release(work)
+    assert stored_settled > 0 and stored_paid > 0  # April's close settles and pays them
+    assert updated <= recorded  # the night's key tests read them
+    assert "main.fct_ledger_entries" not in deleted
 
 
 def _mutant_project(folder: Path, model: str, old: str, new: str) -> Path:

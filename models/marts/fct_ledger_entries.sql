@@ -8,20 +8,28 @@
     close settles and pays only entries that no earlier close had (closes come in period
     order: a later close never lowers the first close meeting a rule), so a row changes only
     when its entry is new, or when a close since the last build settles or pays it. A night
-    recomputes the entries and payouts recorded since the last build, the stored entries not
-    yet settled that a program's last close may settle (available by the end of its period),
-    and the stored entries settled and not yet paid of the partners a close since pays.
+    writes the entries and payouts recorded since the last build, and looks again at the
+    stored entries not yet settled that a program's last close may settle (available by the
+    end of its period) and the stored entries settled and not yet paid of the partners a close
+    since pays.
 
-    Each of those rows changes: a new entry, or one a close since settles or pays (M's closing
-    night: 229,429 rows recomputed, 229,429 differed). Only the same night run again recomputes
-    rows it leaves as they were (its own entries: 8,094 at M). So the strategy does not compare
-    the recomputed rows with the stored ones (compare_recomputed_rows, macros/change_scope.sql):
-    the comparison read every stored row of the table to drop none. -#}
+    A stored entry's row changes in its two batches only: every other column is its row of the
+    ledger's store, which never changes. So those rows are updated in place
+    (`updated_columns`): their two batches, not a new copy of the row read again from the
+    store with the stored row deleted (M's closing night: about 221,500 rows; the replace wrote
+    every column and left each old row deleted until a compaction; docs/decisions/0026,
+    session 27).
+
+    Each row written changes: a new entry, or one a close since settles or pays. Only the same
+    night run again writes rows it leaves as they were (its own entries: 8,094 at M). So the
+    strategy does not compare the written rows with the stored ones (compare_recomputed_rows,
+    macros/change_scope.sql): the comparison read every stored row of the table to drop none. -#}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='entry_id',
     incremental_strategy='scope_replace',
     compare_recomputed_rows=false,
+    updated_columns=['settled_batch_id', 'paid_batch_id'],
     post_hook="{{ record_scope_marks() }}",
 ) }}
 
@@ -51,22 +59,27 @@ paid_partners as (
         and {{ stamped_since(scope, 'closed_as_of') }}
 ),
 
-{# the accrual entries in scope (the payouts in scope are those of the closes since: below);
-    every store stamps its rows with the as-of of the run that appends them #}
-scope_entry_ids as (
+{# the accrual entries recorded since (the payouts in scope are those of the closes since:
+    below); every store stamps its rows with the as-of of the run that appends them #}
+new_entry_ids as (
     select entry_id
     from {{ ref('ledger_entries') }}
     where {{ stamped_since(scope, 'recorded_at') }}
-    union
-    select stored.entry_id
+),
+
+{# the stored entries a close since may settle or pay (none of them new: the same night run
+    again finds its own entries stored) #}
+stored as (
+    select stored.entry_id, stored.program_id, stored.partner_id
     from {{ this }} as stored
     inner join closing_programs
         on stored.program_id = closing_programs.program_id
     where stored.entry_type != 'payout'
         and stored.settled_batch_id is null
         and {{ month_start('stored.available_at') }} <= closing_programs.last_period_start
-    union
-    select stored.entry_id
+        and stored.entry_id not in (select new_entry_ids.entry_id from new_entry_ids)
+    union all
+    select stored.entry_id, stored.program_id, stored.partner_id
     from {{ this }} as stored
     inner join paid_partners
         on stored.program_id = paid_partners.program_id
@@ -74,13 +87,14 @@ scope_entry_ids as (
     where stored.entry_type != 'payout'
         and stored.settled_batch_id is not null
         and stored.paid_batch_id is null
+        and stored.entry_id not in (select new_entry_ids.entry_id from new_entry_ids)
 ),
 {%- endif %}
 
 ledger as (
     select * from {{ ref('ledger_entries') }}
     {%- if scope.mode == 'changes' %}
-    where entry_id in (select scope_entry_ids.entry_id from scope_entry_ids)
+    where entry_id in (select new_entry_ids.entry_id from new_entry_ids)
     {%- endif %}
 ),
 
@@ -89,7 +103,11 @@ settled as (
     from {{ ref('int_ledger_entries_settled') }}
     where entry_id is not null
     {%- if scope.mode == 'changes' %}
-        and entry_id in (select scope_entry_ids.entry_id from scope_entry_ids)
+        and entry_id in (
+            select new_entry_ids.entry_id from new_entry_ids
+            union all
+            select stored.entry_id from stored
+        )
     {%- endif %}
 ),
 
@@ -102,6 +120,20 @@ accruals as (
     left join settled
         on ledger.entry_id = settled.entry_id
 ),
+{%- if scope.mode == 'changes' %}
+
+stored_accruals as (
+    select
+        stored.entry_id,
+        stored.program_id,
+        stored.partner_id,
+        settled.settled_period_start,
+        settled.settled_batch_id
+    from stored
+    left join settled
+        on stored.entry_id = settled.entry_id
+),
+{%- endif %}
 
 payouts as (
     select * from {{ ref('ledger_statements') }}
@@ -114,7 +146,13 @@ payouts as (
     settling close, not per entry. #}
 settled_groups as (
     select distinct program_id, partner_id, settled_period_start
-    from accruals
+    from (
+        select program_id, partner_id, settled_period_start from accruals
+        {%- if scope.mode == 'changes' %}
+        union all
+        select program_id, partner_id, settled_period_start from stored_accruals
+        {%- endif %}
+    ) as settled_entries
     where settled_period_start is not null
 ),
 
@@ -123,7 +161,7 @@ paying_closes as (
         settled_groups.program_id,
         settled_groups.partner_id,
         settled_groups.settled_period_start,
-        min(payouts.period_start) as paid_period_start
+        settled_groups.program_id || '-' || {{ year_month_text('min(payouts.period_start)') }} as paid_batch_id
     from settled_groups
     inner join payouts
         on settled_groups.program_id = payouts.program_id
@@ -157,16 +195,28 @@ accrual_entries as (
         accruals.touch_id,
         cast(null as {{ dbt.type_string() }}) as batch_id,
         accruals.settled_batch_id,
-        case
-            when paying_closes.paid_period_start is not null
-                then accruals.program_id || '-' || {{ year_month_text('paying_closes.paid_period_start') }}
-        end as paid_batch_id
+        paying_closes.paid_batch_id
     from accruals
     left join paying_closes
         on accruals.program_id = paying_closes.program_id
         and accruals.partner_id = paying_closes.partner_id
         and accruals.settled_period_start = paying_closes.settled_period_start
 ),
+{%- if scope.mode == 'changes' %}
+
+{# the stored entries' new batches: set in place by the strategy (updated_columns) #}
+stored_updates as (
+    select
+        stored_accruals.entry_id,
+        stored_accruals.settled_batch_id,
+        paying_closes.paid_batch_id
+    from stored_accruals
+    left join paying_closes
+        on stored_accruals.program_id = paying_closes.program_id
+        and stored_accruals.partner_id = paying_closes.partner_id
+        and stored_accruals.settled_period_start = paying_closes.settled_period_start
+),
+{%- endif %}
 
 payout_entries as (
     select
@@ -208,10 +258,10 @@ ledger_rows as (
 {%- if scope.mode == 'changes' %},
 
 scope_keys as (
-    select entry_id from scope_entry_ids
+    select entry_id from new_entry_ids
     union
     select entry_id from payout_entries
 )
 {%- endif %}
 
-{{ scope_select(scope, 'ledger_rows', 'scope_keys', 'entry_id') }}
+{{ scope_select_updating(scope, 'ledger_rows', 'scope_keys', 'entry_id', 'stored_updates') }}
