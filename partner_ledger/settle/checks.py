@@ -11,8 +11,10 @@ own data-docs site under ``gx/``.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -104,16 +106,56 @@ def may_close(con: duckdb.DuckDBPyConnection, as_of: str) -> bool:
     return due > 0
 
 
+# Modules Great Expectations imports when it starts, for expectations the audit never runs:
+# scipy.stats for the distribution checks (Kullback-Leibler, Kolmogorov-Smirnov), about 0.9 of
+# GX's 3 CPU-seconds of import (docs/decisions/0012, session 28). Each is loaded on first use.
+# (altair, for the same checks, cannot wait: `import altair` reads the module's spec, which
+# loads it.)
+DEFERRED_BY_GREAT_EXPECTATIONS = ("scipy.stats",)
+_deferring = threading.Lock()
+
+
+def _defer_import(name: str) -> None:
+    """Put module `name` in sys.modules unexecuted: it runs on its first attribute read
+    (importlib's LazyLoader). An imported module, or one that cannot be found, is left alone."""
+    with _deferring:
+        if name in sys.modules:
+            return
+        try:
+            spec = importlib.util.find_spec(name)
+        except ImportError:
+            return
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        parent, _, child = name.rpartition(".")
+        if parent:  # as an import does: the package's attribute names its submodule
+            setattr(sys.modules[parent], child, module)
+
+
+def import_great_expectations():
+    """Great Expectations, imported with its unused modules deferred
+    (DEFERRED_BY_GREAT_EXPECTATIONS) and its usage statistics off."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in DEFERRED_BY_GREAT_EXPECTATIONS:
+        _defer_import(name)
+    import great_expectations
+
+    return great_expectations
+
+
 def prefetch_great_expectations() -> threading.Thread:
-    """Import Great Expectations in a daemon thread (about 2.5 CPU-seconds here, most of the
+    """Import Great Expectations in a daemon thread (about 2 CPU-seconds here, most of the
     audit of a closing night), to overlap dbt's build: the build leaves a core idle for much of
     a night (docs/decisions/0012). The audit's own import then finds the modules loaded, or
     waits for the thread's (Python's import lock). CPU is the same; the night is shorter."""
 
     def load() -> None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         try:
-            import great_expectations  # noqa: F401
+            import_great_expectations()
         except Exception:  # the audit imports it again and reports the error there
             log.debug("prefetching Great Expectations failed", exc_info=True)
 
@@ -243,8 +285,7 @@ def check_new_batches(
     )
     if not batches:
         return CheckReport((), 0, None)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
+    gx = import_great_expectations()
     import pandas as pd
     from great_expectations.core.run_identifier import RunIdentifier
 
