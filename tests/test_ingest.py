@@ -201,6 +201,40 @@ def test_unchanged_files_are_not_read_again_and_a_rewrite_is_seen(con, landing: 
     assert other.read_text().endswith(click("c2"))
 
 
+def test_a_file_never_loaded_is_hashed_beside_its_load(con, landing: Path) -> None:
+    """A file whose path was loaded before is hashed before the loads (a new version is loaded
+    only when its content changed); a file never loaded is loaded whatever its content, so it is
+    hashed on a thread of its own while the loads run. Either way its manifest row and its
+    recorded state carry the hash of its content, and the next night reads neither again."""
+    import hashlib
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from partner_ledger.io.ingest import content_shas, resolved
+
+    old = write(landing, "tracking/clicks/a.csv", CLICKS_HEADER + click("c1"))
+    ingest_landing(con, landing)
+    write(landing, "tracking/clicks/a.csv", CLICKS_HEADER + click("c1") + click("c2"))
+    new = write(landing, "tracking/clicks/b.csv", CLICKS_HEADER + click("c3"))
+    files = [(old, "tracking/clicks/a.csv"), (new, "tracking/clicks/b.csv")]
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        hashes = content_shas(con, files, beside=beside)
+        assert isinstance(hashes.shas[0], str) and hashes.shas[0] == sha(old)
+        assert isinstance(hashes.shas[1], Future) and resolved(hashes.shas[1]) == sha(new)
+        assert content_shas(con, files).shas == [sha(old), sha(new)]  # nothing beside: all now
+
+    summary = ingest_landing(con, landing)
+
+    assert sorted(load.path for load in summary.loads) == [rel for _, rel in files]
+    assert {row[3]: row[4] for row in manifest(con)[1:]} == {rel: sha(p) for p, rel in files}
+    states = dict(con.execute("select path, sha256 from raw.file_states").fetchall())
+    assert states == {rel: sha(p) for p, rel in files}
+    assert ingest_landing(con, landing).skipped == 2
+
+
 def test_changed_file_at_same_path_is_a_new_delivery(con, landing: Path) -> None:
     path = "tracking/clicks/clicks.csv"
     write(landing, path, CLICKS_HEADER + click("c1", "https://ex.example/v1") + click("c2"))

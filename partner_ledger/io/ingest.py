@@ -17,7 +17,7 @@ import io
 import json
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,7 +96,53 @@ def stripe_files(landing: Path) -> list[tuple[str, Path]]:
     return [(obj, path) for obj, path in found if path.is_file()]
 
 
-def content_shas(con: duckdb.DuckDBPyConnection, files: list[tuple[Path, str]]) -> list[str]:
+# a file's content hash, or its hash still being computed beside the file's load (_Hashes)
+Sha = str | Future[str]
+
+
+@dataclass
+class _Hashes:
+    """The content hashes of a night's landing files (content_shas), by position: a hash, or,
+    for a file the warehouse never loaded, its hash being computed beside its load."""
+
+    shas: list[Sha]
+    # the files whose hash is computed beside their load: (path in the landing, stat state)
+    pending: dict[int, tuple[str, tuple[int, int, int, int]]]
+
+    def record(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Record the hashes computed beside the loads (raw.file_states); a hash not computed
+        (its load failed first) is not recorded, and a next night computes it."""
+        for i, (rel_path, state) in self.pending.items():
+            sha = self.shas[i]
+            if (
+                isinstance(sha, Future)
+                and sha.done()
+                and not sha.cancelled()
+                and not sha.exception()
+            ):
+                _record_state(con, rel_path, state, sha.result())
+
+
+def _record_state(
+    con: duckdb.DuckDBPyConnection, rel_path: str, state: tuple[int, int, int, int], sha: str
+) -> None:
+    con.execute(
+        "insert or replace into raw.file_states values (?, ?, ?, ?, ?, ?, now()::timestamp)",
+        [rel_path, *state, sha],
+    )
+
+
+def resolved(sha: Sha) -> str:
+    """A content hash, waiting for it when it is still being computed."""
+    return sha if isinstance(sha, str) else sha.result()
+
+
+def content_shas(
+    con: duckdb.DuckDBPyConnection,
+    files: list[tuple[Path, str]],
+    *,
+    beside: ThreadPoolExecutor | None = None,
+) -> _Hashes:
     """The sha256 of each landing file (path, path in the landing), read again only when the
     file may have changed.
 
@@ -106,6 +152,12 @@ def content_shas(con: duckdb.DuckDBPyConnection, files: list[tuple[Path, str]]) 
     hashed. A night therefore reads the files that changed, not the whole landing history. The
     files to read are hashed on two threads (hashlib lets go of the GIL): at L, a first night
     hashes 12 GB, 13 s on one.
+
+    With `beside`, a file whose path the warehouse never loaded is hashed there instead, and its
+    hash is returned unfinished (a Future): such a file is loaded whatever its content, so its
+    load need not wait for its hash, only its manifest row does. A first night at L hashed its
+    12 GB for 16 s before it loaded a file; `beside` hashes each file while the files before it
+    load (docs/decisions/0012, session 28).
     """
     stats = [path.stat() for path, _ in files]
     states = [(s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino) for s in stats]
@@ -115,20 +167,30 @@ def content_shas(con: duckdb.DuckDBPyConnection, files: list[tuple[Path, str]]) 
             "select path, size_bytes, mtime_ns, ctime_ns, inode, sha256 from raw.file_states"
         ).fetchall()
     }
-    kept = {
+    kept: dict[int, Sha] = {
         i: recorded[rel_path][1]
         for i, ((_, rel_path), state) in enumerate(zip(files, states, strict=True))
         if rel_path in recorded and recorded[rel_path][0] == state
     }
     stale = [i for i in range(len(files)) if i not in kept]
+    never_loaded: set[str] = set()
+    if beside is not None and stale:
+        loaded = {
+            row[0] for row in con.execute("select distinct path from raw.load_manifest").fetchall()
+        }
+        never_loaded = {files[i][1] for i in stale} - loaded
+    later = [i for i in stale if files[i][1] in never_loaded]
+    now = [i for i in stale if files[i][1] not in never_loaded]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="hash") as pool:
-        hashed = dict(zip(stale, pool.map(lambda i: sha256_of(files[i][0]), stale), strict=True))
+        hashed = dict(zip(now, pool.map(lambda i: sha256_of(files[i][0]), now), strict=True))
     for i, sha in hashed.items():
-        con.execute(
-            "insert or replace into raw.file_states values (?, ?, ?, ?, ?, ?, now()::timestamp)",
-            [files[i][1], *states[i], sha],
-        )
-    return [kept[i] if i in kept else hashed[i] for i in range(len(files))]
+        _record_state(con, files[i][1], states[i], sha)
+    for i in later:  # in path order, as the loads take them
+        kept[i] = beside.submit(sha256_of, files[i][0])
+    return _Hashes(
+        shas=[kept[i] if i in kept else hashed[i] for i in range(len(files))],
+        pending={i: (files[i][1], states[i]) for i in later},
+    )
 
 
 def _last_sha(con: duckdb.DuckDBPyConnection, rel_path: str) -> str | None:
@@ -157,7 +219,7 @@ def _record(
     source: str,
     table: str,
     rel_path: str,
-    sha: str,
+    sha: Sha,
     loaded: int,
     rejected: int,
 ) -> FileLoad:
@@ -168,7 +230,7 @@ def _record(
             source,
             table,
             rel_path,
-            sha,
+            resolved(sha),
             loaded + rejected,
             loaded,
             rejected,
@@ -464,7 +526,7 @@ def load_tracking_file(
     table: str,
     path: Path,
     rel_path: str,
-    sha: str,
+    sha: Sha,
     seq: int | None = None,
 ) -> FileLoad:
     """Load one tracking CSV (plain or gzip); bad records become rejects, never silent drops.
@@ -507,7 +569,7 @@ def _finish(
     seq: int,
     table: str,
     rel_path: str,
-    sha: str,
+    sha: Sha,
     loaded: int,
     rejects: list[tuple[int, str, str]],
 ) -> FileLoad:
@@ -612,7 +674,7 @@ def load_stripe_file(
     obj: str,
     path: Path,
     rel_path: str,
-    sha: str,
+    sha: Sha,
     seq: int | None = None,
 ) -> FileLoad:
     """Load one Stripe JSONL file: each line a JSON object with an ``id``, kept verbatim.
@@ -641,7 +703,7 @@ def load_stripe_file(
 
 
 def _load_stripe_lines(
-    con: duckdb.DuckDBPyConnection, obj: str, path: Path, rel_path: str, sha: str, seq: int
+    con: duckdb.DuckDBPyConnection, obj: str, path: Path, rel_path: str, sha: Sha, seq: int
 ) -> FileLoad:
     """The body of load_stripe_file, in its open transaction (committed as it goes)."""
     batch = _StripeBatch()
@@ -721,18 +783,27 @@ def ingest_landing(con: duckdb.DuckDBPyConnection, landing: Path) -> IngestSumma
     todo: dict[str, list[_Delivery]] = {"tracking": [], "stripe": []}
     rel_paths = [path.relative_to(landing).as_posix() for _, _, path in candidates]
     files = [(path, rel) for (_, _, path), rel in zip(candidates, rel_paths, strict=True)]
-    shas = content_shas(con, files)
-    for (kind, table, path), rel_path, sha in zip(candidates, rel_paths, shas, strict=True):
-        if _last_sha(con, rel_path) == sha:
-            summary.skipped += 1
-            continue
-        todo[kind].append((table, path, rel_path, sha, next_delivery_seq(con)))
-    summary.loads.extend(_load_side_by_side(con, todo["stripe"], todo["tracking"]))
+    # the files never loaded are hashed on a thread of their own while the loads run
+    beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash-beside")
+    try:
+        hashes = content_shas(con, files, beside=beside)
+        for (kind, table, path), rel_path, sha in zip(
+            candidates, rel_paths, hashes.shas, strict=True
+        ):
+            if _last_sha(con, rel_path) == sha:
+                summary.skipped += 1
+                continue
+            todo[kind].append((table, path, rel_path, sha, next_delivery_seq(con)))
+        summary.loads.extend(_load_side_by_side(con, todo["stripe"], todo["tracking"]))
+        hashes.record(con)
+    finally:
+        # after a failure, the files not loaded yet are not hashed
+        beside.shutdown(wait=True, cancel_futures=True)
     return summary
 
 
 # (table or object type, path, path in the landing, content hash, delivery number)
-_Delivery = tuple[str, Path, str, str, int]
+_Delivery = tuple[str, Path, str, Sha, int]
 
 
 class _Queue:
