@@ -110,17 +110,10 @@ class _Hashes:
     pending: dict[int, tuple[str, tuple[int, int, int, int]]]
 
     def record(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Record the hashes computed beside the loads (raw.file_states); a hash not computed
-        (its load failed first) is not recorded, and a next night computes it."""
+        """Record the hashes computed beside the loads (raw.file_states), once every load has
+        succeeded: each load's manifest row waited for its file's hash."""
         for i, (rel_path, state) in self.pending.items():
-            sha = self.shas[i]
-            if (
-                isinstance(sha, Future)
-                and sha.done()
-                and not sha.cancelled()
-                and not sha.exception()
-            ):
-                _record_state(con, rel_path, state, sha.result())
+            _record_state(con, rel_path, state, resolved(self.shas[i]))
 
 
 def _record_state(
