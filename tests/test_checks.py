@@ -242,22 +242,28 @@ def test_a_night_may_close_when_a_period_ended_since_the_last_close(
         empty.close()
 
 
-def test_the_prefetch_imports_great_expectations() -> None:
-    """In a fresh interpreter: the thread leaves the package imported, as the audit needs it."""
+def in_a_fresh_interpreter(code: str) -> str:
+    """What `code` prints, run by a new Python process in the repository (nothing imported)."""
     import subprocess
     import sys
 
-    code = (
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_the_prefetch_imports_great_expectations() -> None:
+    """In a fresh interpreter: the thread leaves the package imported, as the audit needs it."""
+    printed = in_a_fresh_interpreter(
         "import sys\n"
         "from partner_ledger.settle.checks import prefetch_great_expectations\n"
         "assert 'great_expectations' not in sys.modules\n"
         "prefetch_great_expectations().join()\n"
         "print('great_expectations' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
-    )
-    assert result.stdout.strip() == "True", result.stderr
+    assert printed.strip() == "True"
 
 
 def test_the_audit_leaves_the_modules_gx_imports_for_unused_checks_unloaded(
@@ -266,10 +272,7 @@ def test_the_audit_leaves_the_modules_gx_imports_for_unused_checks_unloaded(
     """In a fresh interpreter: the audit of a closing night (its expectations and data docs)
     never executes scipy.stats, which Great Expectations imports for checks the audit does not
     make (about 0.9 CPU-s); the module still loads when it is first used."""
-    import subprocess
-    import sys
-
-    code = (
+    printed = in_a_fresh_interpreter(
         "import sys, types\n"
         "from pathlib import Path\n"
         "from partner_ledger.io.warehouse import connect\n"
@@ -281,8 +284,4 @@ def test_the_audit_leaves_the_modules_gx_imports_for_unused_checks_unloaded(
         "from scipy import stats\n"
         "print(stats.norm.cdf(0.0), type(sys.modules['scipy.stats']) is types.ModuleType)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["False", "0.5", "True"], result.stdout
+    assert printed.split() == ["False", "0.5", "True"], printed
