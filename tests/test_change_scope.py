@@ -680,13 +680,15 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
                 f"{name} was built in full on {night}"
             )
         # the expected ledger read the commissions' events written tonight, the commissions the
-        # attributed events', those the numbered events', and the numbering the resolved
-        # events' (macros/written_keys.sql)
+        # attributed events', those the numbered events', the numbering the resolved events',
+        # and the ledger's store compared the keys the expected ledger wrote
+        # (macros/written_keys.sql)
         for name, phrase in (
             ("int_ledger_entries_expected", "; commissions by written keys"),
             ("int_commissions_computed", "; events by written keys"),
             ("int_paid_events_attributed", "; events by written keys"),
             ("int_paid_events_numbered", "; events by written keys"),
+            ("ledger_entries", "; keys written by int_ledger_entries_expected"),
         ):
             compiled = next((tmp_path / "target-scoped" / "compiled").rglob(f"{name}.sql"))
             assert (phrase in compiled.read_text()) == bool(index), (name, night)
@@ -706,7 +708,9 @@ def test_scoped_nights_equal_full_builds(tmp_path: Path) -> None:
         "select model_name, built_as_of from intermediate.scope_marks order by 1"
     ).fetchall()
     con.close()
-    assert marks == sorted((table.split(".")[1], NIGHTS[-1]) for table in SCOPED)
+    # the ledger's store is marked too: it compares the keys the expected ledger wrote
+    marked = (*SCOPED, "ledger.ledger_entries")
+    assert marks == sorted((table.split(".")[1], NIGHTS[-1]) for table in marked)
 
 
 def test_new_code_recreates_the_tables_whose_columns_it_changed(

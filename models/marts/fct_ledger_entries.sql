@@ -91,10 +91,13 @@ stored as (
 ),
 {%- endif %}
 
+{# new_entry_ids' rows, found by the stamp itself: the store is appended in as-of order, so
+    its zone maps skip every older row group (matched by entry_id, every column of six million
+    entries was read at L: 1.4 s of the night) #}
 ledger as (
     select * from {{ ref('ledger_entries') }}
     {%- if scope.mode == 'changes' %}
-    where entry_id in (select new_entry_ids.entry_id from new_entry_ids)
+    where {{ stamped_since(scope, 'recorded_at') }}
     {%- endif %}
 ),
 

@@ -54,7 +54,10 @@ earned as (
         touch_id
     from {{ ref('int_commissions_computed') }}
     {%- if by_written_commissions %}
-    where paid_event_key in ({{ written_key_values('int_commissions_computed') }})
+    {# the commissions' rows written tonight, read by row id (macros/written_keys.sql) #}
+    where rowid in ({{ row_ids_with_keys(
+        ref('int_commissions_computed'), 'paid_event_key', written_key_values('int_commissions_computed')
+    ) }})
     {%- endif %}
 ),
 
