@@ -15,8 +15,18 @@
     cast(cast({{ text }} as timestamp with time zone) at time zone 'UTC' as timestamp)
 {%- endmacro %}
 
+{#- DuckDB's cast reads every form the expression above accepts but three: a lower-case `t` or
+    `z`, and a time without seconds (`2025-03-30T02:30Z`); those it does not read are upper-cased
+    and given `:00` seconds, and read again (a second cast for those rows only: coalesce stops at
+    the first value). The instant is then taken as its microseconds since the epoch, a timestamp
+    without zone: the same value as `timezone('UTC', ...)`, without a time-zone conversion per row
+    (ICU's calendar: at M, ten million clicks in 1.0-1.3 s against 1.7-2.9 s; decision 0012,
+    session 30). -#}
 {% macro duckdb__utc_from_zoned_text(text) -%}
-    timezone('UTC', try_cast({{ text }} as timestamptz))
+    make_timestamp(epoch_us(coalesce(
+        try_cast({{ text }} as timestamptz),
+        try_cast(regexp_replace(upper({{ text }}), '^(.{16})([Z+-])', '\1:00\2') as timestamptz)
+    )))
 {%- endmacro %}
 
 {#- Spark parses the offset and returns the instant in the session time zone (UTC here). -#}
@@ -55,11 +65,13 @@
     ) }}
 {%- endmacro %}
 
-{#- Seconds outside 0001-01-01 .. 9999-12-31 make no timestamp (null, not an error). -#}
+{#- Seconds outside 0001-01-01 .. 9999-12-31 make no timestamp (null, not an error). Built from
+    microseconds since the epoch, not `timezone('UTC', to_timestamp(...))`: the same value, with
+    no time-zone conversion per row (ten million values: 0.18 s against 1.05-1.18 s). -#}
 {% macro duckdb__from_unix_seconds(column) -%}
     case
         when try_cast({{ column }} as bigint) between -62135596800 and 253402300799
-            then timezone('UTC', to_timestamp(try_cast({{ column }} as bigint)))
+            then make_timestamp(try_cast({{ column }} as bigint) * 1000000)
     end
 {%- endmacro %}
 
