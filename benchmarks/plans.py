@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -61,8 +62,26 @@ def _describe(node: dict) -> str:
     return f"{name.strip()} {str(detail)[:160]}".strip()
 
 
+# a scope's keys made into a temporary table before the model's query, in dbt's connection
+# (materialized_scope, macros/change_scope.sql): its SQL is in the compiled file's comment
+SCOPE_TABLE = re.compile(
+    r"/\* scope table (\"[^\"]+\") \(materialized_scope\), made before this query from:\n(.*?)\n\s*\*/",
+    re.DOTALL,
+)
+
+
+def make_scope_tables(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Create the temporary tables of the scopes a compiled model reads; how many."""
+    made = 0
+    for table, scope_sql in SCOPE_TABLE.findall(sql):
+        con.execute(f"create or replace temp table {table} as {scope_sql}")
+        made += 1
+    return made
+
+
 def profile(con: duckdb.DuckDBPyConnection, model: str, sql: str, scratch: Path) -> Plan:
     profile_file = scratch / f"{model}.json"
+    make_scope_tables(con, sql)
     con.execute("pragma enable_profiling = 'json'")
     con.execute(f"pragma profiling_output = '{profile_file}'")
     started = time.monotonic()

@@ -20,7 +20,7 @@ with
 {%- if scope.mode == 'changes' %}
 
 scope as (
-    {{ stripe_charges_scope(scope) | indent(4) }}
+    {{ materialized_scope('charges', stripe_charges_scope(scope)) | indent(4) }}
 ),
 {%- endif %}
 
