@@ -127,6 +127,27 @@ def test_sql_amounts_are_written_as_amounts_writes_them() -> None:
     con.close()
 
 
+def test_sql_escapes_text_as_jinja_escapes_it() -> None:
+    """The table rows' text cells are escaped by DuckDB (sql_escaped), the rest of the page by
+    Jinja's autoescape (markupsafe): the same text for each of the five characters alone, in
+    company, twice, at either end, beside other scripts, and for text holding none of them."""
+    from markupsafe import escape
+
+    from partner_ledger.publish.statements_html import sql_escaped
+
+    texts = ["", "plain", "Zoë 東京 ☃", "&amp;", "a&b", "1 > 0", "<b>", "it's", 'say "hi"']
+    texts += ["&", ">", "<", "'", '"', "&&", "<<>>", "''", '""', "x&", "&x", "\n<\t>", "\\&"]
+    texts += ['<script>alert("x")</script>', "'\"&<>", "&lt;already&gt;"]
+    con = duckdb.connect()
+    written = con.execute(
+        f"select {sql_escaped('text')} from unnest(?) with ordinality as texts(text, n) order by n",
+        [texts],
+    ).fetchall()
+    assert [text for (text,) in written] == [str(escape(text)) for text in texts]
+    assert con.execute(f"select {sql_escaped('cast(null as varchar)')}").fetchone() == (None,)
+    con.close()
+
+
 def test_names_render_as_text_never_markup(built, tmp_path: Path) -> None:
     """Hostile names, ids and references, written into the warehouse, reach the page as text."""
     payouts, con = built
