@@ -70,13 +70,10 @@ SCOPE_TABLE = re.compile(
 )
 
 
-def make_scope_tables(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    """Create the temporary tables of the scopes a compiled model reads; how many."""
-    made = 0
+def make_scope_tables(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Create the temporary tables of the scopes a compiled model reads."""
     for table, scope_sql in SCOPE_TABLE.findall(sql):
         con.execute(f"create or replace temp table {table} as {scope_sql}")
-        made += 1
-    return made
 
 
 def profile(con: duckdb.DuckDBPyConnection, model: str, sql: str, scratch: Path) -> Plan:
