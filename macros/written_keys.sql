@@ -187,7 +187,16 @@
 {% macro duckdb__get_where_subquery(relation) -%}
     {%- set base = dbt.default__get_where_subquery(relation) -%}
     {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ relation.identifier) if execute else none -%}
-    {%- if node is none
+    {%- set producer = relation.identifier -%}
+    {%- if node is not none and node.config.get('materialized') == 'view' and node.config.get('written_key_of') -%}
+        {#- a view with one row per row of its producer (`written_key_of`, an append-only store
+            with `written_key`): the rows of the keys the producer wrote. Its key columns are
+            the producer's, which never change; its other rows are those earlier nights
+            checked. New code (a full refresh, docs/decisions/0026) reads every row: the view's
+            SQL may be new. -#}
+        {%- if flags.FULL_REFRESH -%}{{ return(base) }}{%- endif -%}
+        {%- set producer = node.config.get('written_key_of') -%}
+    {%- elif node is none
         or (node.config.get('incremental_strategy') != 'scope_replace' and not node.config.get('written_key')) -%}
         {{ return(base) }}
     {%- endif -%}
@@ -203,7 +212,7 @@
     {%- endif -%}
     {%- set found = adapter.execute(
         "select key_column, key_type from " ~ tables.builds
-        ~ " where model_name = '" ~ relation.identifier ~ "' and built_by = '" ~ invocation_id ~ "'",
+        ~ " where model_name = '" ~ producer ~ "' and built_by = '" ~ invocation_id ~ "'",
         fetch=true,
     )[1] -%}
     {%- if found.rows | length != 1 -%}
@@ -226,7 +235,7 @@
         where {{ key }} in (
             select cast(key_value as {{ key_type }})
             from {{ tables.written }}
-            where model_name = '{{ relation.identifier }}'
+            where model_name = '{{ producer }}'
         )
             or {{ key }} is null
     ) as written_rows

@@ -288,3 +288,38 @@ def test_the_settled_views_key_test_holds_up_no_model(manifest: dict) -> None:
     assert "checked_downstream" not in tests[0]["tags"]
     assert not [child for child in manifest["child_map"][side] if child.startswith("model.")]
     assert view not in manifest["parent_map"][side]
+
+
+def _ancestors(manifest: dict, node: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(manifest["parent_map"][node])
+    while todo:
+        parent = todo.pop()
+        if parent not in seen:
+            seen.add(parent)
+            todo.extend(manifest["parent_map"].get(parent, []))
+    return seen
+
+
+def test_the_ledger_marts_key_test_holds_up_no_model(manifest: dict) -> None:
+    """The ledger mart's key test also names fct_paid_events (primary_key's `after`): no model
+    has both among its ancestors, so fct_statement_entries, the night's last model, starts as
+    soon as the ledger mart is built instead of after its key test (dbt's
+    Linker.add_test_edges; 1.4-1.9 s at L). Without the second parent it would wait:
+    fct_statement_entries reads the ledger mart."""
+    side = "model.partner_ledger.fct_paid_events"
+    (test,) = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and node.get("attached_node") == "model.partner_ledger.fct_ledger_entries"
+        and node["test_metadata"]["name"] == "primary_key"
+    ]
+    parents = set(test["depends_on"]["nodes"])
+    assert parents == {"model.partner_ledger.fct_ledger_entries", side}
+    assert "checked_downstream" not in test["tags"]
+    models = [name for name in manifest["nodes"] if name.startswith("model.")]
+    assert [model for model in models if parents <= _ancestors(manifest, model)] == []
+    assert "model.partner_ledger.fct_ledger_entries" in _ancestors(
+        manifest, "model.partner_ledger.fct_statement_entries"
+    )

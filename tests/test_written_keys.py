@@ -96,6 +96,12 @@ def _compiled_test(target: Path, prefix: str) -> str:
     return next((target / "compiled").rglob(f"{prefix}*.sql")).read_text()
 
 
+def _compiled_settled_test(target: Path) -> str:
+    """The settled view's key test (dbt shortens its file's name to a hash)."""
+    (path,) = (target / "compiled").rglob("_settlement.yml/primary_key_*.sql")
+    return path.read_text()
+
+
 def _written(warehouse: Path) -> dict[str, set[str]]:
     """Each model's keys recorded by its last build that recorded keys (a model with none: an
     empty set)."""
@@ -159,6 +165,9 @@ def test_a_night_tests_the_keys_it_wrote(first_night: Path, tmp_path: Path) -> N
         target, "accepted_values_fct_statement_entries_line_kind"
     )
     assert "written_rows" in _compiled_test(target, "primary_key_stg_stripe__charges_charge_id")
+    # the settled view's key test reads the entries ledger_entries appended (written_key_of)
+    settled_test = _compiled_settled_test(target)
+    assert "written_rows" in settled_test and "model_name = 'ledger_entries'" in settled_test
     assert not written["stg_stripe__charges"]  # the example delivers no Stripe line after April
     assert "written_rows" not in _compiled_test(target, "primary_key_ledger_period_closes_batch_id")
 
@@ -320,6 +329,35 @@ def test_a_row_written_twice_tonight_fails_the_night(first_night: Path, tmp_path
     assert "fail" in str(failed.value)
     compiled = _compiled_test(tmp_path / "target", "primary_key_int_commissions_computed")
     assert "written_rows" in compiled
+
+
+def test_a_view_that_repeats_an_entry_written_tonight_fails_the_night(
+    first_night: Path, tmp_path: Path
+) -> None:
+    """The settled view's key test reads the rows of the entries ledger_entries appended tonight
+    (`written_key_of`). A view that places the newest entry twice fails the night; with
+    `--full-refresh` (new code, decision 0026) the test reads every row of the view."""
+    project = _mutant_project(
+        tmp_path / "project",
+        "int_ledger_entries_settled",
+        "select * from settled\n",
+        "select * from settled\nunion all\n"
+        "(select * from settled order by recorded_at desc, entry_id limit 1)\n",
+    )
+    warehouse = _copy(first_night, tmp_path / "next")
+    with pytest.raises(DbtError) as failed:
+        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
+    assert "primary_key_int_ledger_entries_settled" in str(failed.value), failed.value
+    assert "written_rows" in _compiled_settled_test(tmp_path / "target")
+
+    # the same night after an upgrade: the scoped models' marks name other code
+    refreshed = _copy(first_night, tmp_path / "refreshed")
+    con = duckdb.connect(str(refreshed))
+    con.execute("update intermediate.scope_marks set fingerprint = 'older-code:rules'")
+    con.close()
+    result = dbt_build(refreshed, NEXT, target_dir=tmp_path / "target-refresh")
+    assert result.full_refresh
+    assert "written_rows" not in _compiled_settled_test(tmp_path / "target-refresh")
 
 
 def test_a_written_key_outside_the_tested_key_is_refused(first_night: Path, tmp_path: Path) -> None:
