@@ -301,25 +301,14 @@ def _ancestors(manifest: dict, node: str) -> set[str]:
     return seen
 
 
-def test_the_ledger_marts_key_test_holds_up_no_model(manifest: dict) -> None:
-    """The ledger mart's key test also names fct_paid_events (primary_key's `after`): no model
-    has both among its ancestors, so fct_statement_entries, the night's last model, starts as
-    soon as the ledger mart is built instead of after its key test (dbt's
-    Linker.add_test_edges; 1.4-1.9 s at L). Without the second parent it would wait:
-    fct_statement_entries reads the ledger mart."""
-    side = "model.partner_ledger.fct_paid_events"
-    (test,) = [
-        node
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "test"
-        and node.get("attached_node") == "model.partner_ledger.fct_ledger_entries"
-        and node["test_metadata"]["name"] == "primary_key"
-    ]
-    parents = set(test["depends_on"]["nodes"])
-    assert parents == {"model.partner_ledger.fct_ledger_entries", side}
-    assert "checked_downstream" not in test["tags"]
-    models = [name for name in manifest["nodes"] if name.startswith("model.")]
-    assert [model for model in models if parents <= _ancestors(manifest, model)] == []
-    assert "model.partner_ledger.fct_ledger_entries" in _ancestors(
-        manifest, "model.partner_ledger.fct_statement_entries"
-    )
+
+def test_the_statement_lines_do_not_wait_for_the_ledger_mart(manifest: dict) -> None:
+    """fct_statement_entries places its entries with the settlement rule itself
+    (macros/settlement.sql) instead of reading them from the ledger mart: neither the mart nor
+    the settlement walk (ledger_statements) is among its ancestors, so it runs beside them
+    instead of ending the night after them (docs/decisions/0012, session 31)."""
+    ancestors = _ancestors(manifest, "model.partner_ledger.fct_statement_entries")
+    assert "model.partner_ledger.ledger_entries" in ancestors
+    assert "model.partner_ledger.ledger_period_closes" in ancestors
+    assert "model.partner_ledger.fct_ledger_entries" not in ancestors
+    assert "model.partner_ledger.ledger_statements" not in ancestors

@@ -6,34 +6,75 @@
     A closed batch never changes (its settled entries and its held entries are fixed by the
     closing run), so each night adds the rows of the batches it closed and reads nothing else:
     incremental by batch, never by rebuilding the statements of years of closes.
-    The lines are found on the few columns the two rules read, and each line's columns are
-    joined from the ledger mart once at the end: a CTE of every column of every entry, read by
-    both rules and the final join, was copied whole (6 million entries at L: the night's select
-    3.5 s → 1.7 s alone, docs/decisions/0012, session 21). -#}
+
+    Built from the ledger's store and the closes, with the settlement rule
+    (macros/settlement.sql), not from the ledger mart: the mart is the night's last model but
+    one, and this model, after it, ended the night (7 s at L). Only the entries that no earlier
+    close settled can be a new close's lines (below); the rule places those, and each line's
+    columns are read from the store once, at the end (docs/decisions/0012, sessions 21, 31). -#}
 {{ config(materialized='incremental', incremental_strategy='append', written_key='statement_entry_id') }}
 
-with entries as (
-    select entry_id, program_id, settled_batch_id, earned_at, available_at, recorded_at
-    from {{ ref('fct_ledger_entries') }}
-    where entry_type != 'payout'
+with closes as (
+    select batch_id, program_id, period_start, period_end, closed_as_of
+    from {{ ref('ledger_period_closes') }}
 ),
 
 batches as (
-    select batch_id, program_id, period_start, period_end, as_of
-    from {{ ref('fct_payout_batches') }}
+    select * from closes
     {%- if is_incremental() %}
     where batch_id not in (select distinct batch_id from {{ this }})
     {%- endif %}
 ),
 
+{# Per program, its first new close and the as-of of the last close before it. An entry
+    available before that first period and recorded by that earlier close was settled by a close
+    before (its settling close is the later of its month's and its recording's first close, both
+    earlier), and is on hold at no new close (held entries are available after the period's
+    end). Every other entry of the program is a candidate; with no earlier close, every entry. #}
+first_new as (
+    select program_id, min(period_start) as first_period_start
+    from batches
+    group by program_id
+),
+
+program_bounds as (
+    select
+        first_new.program_id,
+        first_new.first_period_start,
+        max(closes.closed_as_of) as earlier_closed_as_of
+    from first_new
+    left join closes
+        on first_new.program_id = closes.program_id
+        and closes.period_start < first_new.first_period_start
+    group by first_new.program_id, first_new.first_period_start
+),
+
+candidates as (
+    select
+        {{ "ledger.rowid as entry_row," if target.type == 'duckdb' }}
+        ledger.entry_id,
+        ledger.program_id,
+        ledger.earned_at,
+        ledger.available_at,
+        ledger.recorded_at
+    from {{ ref('ledger_entries') }} as ledger
+    inner join program_bounds
+        on ledger.program_id = program_bounds.program_id
+    where ledger.available_at >= program_bounds.first_period_start
+        or program_bounds.earlier_closed_as_of is null
+        or ledger.recorded_at > program_bounds.earlier_closed_as_of
+),
+
+{{ settlement_rule('candidates', ref('ledger_period_closes'), prefix='rule_') }},
+
 settled as (
     select
-        entries.settled_batch_id as batch_id,
+        batches.batch_id,
         'settled' as line_kind,
-        entries.entry_id
-    from entries
+        rule_settled.*
+    from rule_settled
     inner join batches
-        on entries.settled_batch_id = batches.batch_id
+        on rule_settled.settled_batch_id = batches.batch_id
 ),
 
 {# an entry is on hold at every close between its event and its release: a hold of a few days
@@ -42,23 +83,36 @@ held as (
     select
         batches.batch_id,
         'held' as line_kind,
-        entries.entry_id
-    from entries
+        candidates.*
+    from candidates
     inner join batches
-        on entries.program_id = batches.program_id
-        and entries.earned_at < batches.period_end
-        and entries.available_at >= batches.period_end
-        and entries.recorded_at <= batches.as_of
+        on candidates.program_id = batches.program_id
+        and candidates.earned_at < batches.period_end
+        and candidates.available_at >= batches.period_end
+        and candidates.recorded_at <= batches.closed_as_of
 ),
 
 lines as (
-    select * from settled
+    select batch_id, line_kind, {{ 'entry_row' if target.type == 'duckdb' else 'entry_id' }} from settled
     union all
-    select * from held
+    select batch_id, line_kind, {{ 'entry_row' if target.type == 'duckdb' else 'entry_id' }} from held
+),
+
+{# the lines' entries, every column: on DuckDB by row id, so that the scan skips the store's
+    row groups outside the lines' range (they were recorded in the last weeks: the store's
+    tail; macros/written_keys.sql, row_ids_with_keys) #}
+entries as (
+    select
+        {{ "rowid as entry_row," if target.type == 'duckdb' }}
+        *
+    from {{ ref('ledger_entries') }}
+    where {{ 'rowid' if target.type == 'duckdb' else 'entry_id' }} in (
+        select {{ 'entry_row' if target.type == 'duckdb' else 'entry_id' }} from lines
+    )
 )
 
 select
-    lines.batch_id || '|' || lines.entry_id || '|' || lines.line_kind as statement_entry_id,
+    lines.batch_id || '|' || entries.entry_id || '|' || lines.line_kind as statement_entry_id,
     lines.batch_id,
     lines.line_kind,
     entries.program_id,
@@ -81,5 +135,5 @@ select
     entries.month_number,
     entries.rate_bps
 from lines
-inner join {{ ref('fct_ledger_entries') }} as entries
-    on lines.entry_id = entries.entry_id
+inner join entries
+    on {{ 'lines.entry_row = entries.entry_row' if target.type == 'duckdb' else 'lines.entry_id = entries.entry_id' }}
