@@ -301,7 +301,6 @@ def _ancestors(manifest: dict, node: str) -> set[str]:
     return seen
 
 
-
 def test_the_statement_lines_do_not_wait_for_the_ledger_mart(manifest: dict) -> None:
     """fct_statement_entries places its entries with the settlement rule itself
     (macros/settlement.sql) instead of reading them from the ledger mart: neither the mart nor

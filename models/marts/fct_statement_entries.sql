@@ -13,6 +13,10 @@
     close settled can be a new close's lines (below); the rule places those, and each line's
     columns are read from the store once, at the end (docs/decisions/0012, sessions 21, 31). -#}
 {{ config(materialized='incremental', incremental_strategy='append', written_key='statement_entry_id') }}
+{#- by row id on DuckDB; by entry id on Spark, and in an empty build (`--empty`, a rebuild's
+    start), where dbt reads each ref as a subquery of no rows, which has no row ids -#}
+{%- set by_row = target.type == 'duckdb' and not flags.EMPTY %}
+{%- set line_key = 'entry_row' if by_row else 'entry_id' %}
 
 with closes as (
     select batch_id, program_id, period_start, period_end, closed_as_of
@@ -45,13 +49,13 @@ program_bounds as (
     from first_new
     left join closes
         on first_new.program_id = closes.program_id
-        and closes.period_start < first_new.first_period_start
+        and first_new.first_period_start > closes.period_start
     group by first_new.program_id, first_new.first_period_start
 ),
 
 candidates as (
     select
-        {{ "ledger.rowid as entry_row," if target.type == 'duckdb' }}
+        {{ "ledger.rowid as entry_row," if by_row }}
         ledger.entry_id,
         ledger.program_id,
         ledger.earned_at,
@@ -93,9 +97,9 @@ held as (
 ),
 
 lines as (
-    select batch_id, line_kind, {{ 'entry_row' if target.type == 'duckdb' else 'entry_id' }} from settled
+    select batch_id, line_kind, {{ line_key }} from settled
     union all
-    select batch_id, line_kind, {{ 'entry_row' if target.type == 'duckdb' else 'entry_id' }} from held
+    select batch_id, line_kind, {{ line_key }} from held
 ),
 
 {# the lines' entries, every column: on DuckDB by row id, so that the scan skips the store's
@@ -103,12 +107,10 @@ lines as (
     tail; macros/written_keys.sql, row_ids_with_keys) #}
 entries as (
     select
-        {{ "rowid as entry_row," if target.type == 'duckdb' }}
+        {{ "rowid as entry_row," if by_row }}
         *
     from {{ ref('ledger_entries') }}
-    where {{ 'rowid' if target.type == 'duckdb' else 'entry_id' }} in (
-        select {{ 'entry_row' if target.type == 'duckdb' else 'entry_id' }} from lines
-    )
+    where {{ 'rowid' if by_row else 'entry_id' }} in (select {{ line_key }} from lines)
 )
 
 select
@@ -136,4 +138,4 @@ select
     entries.rate_bps
 from lines
 inner join entries
-    on {{ 'lines.entry_row = entries.entry_row' if target.type == 'duckdb' else 'lines.entry_id = entries.entry_id' }}
+    on lines.{{ line_key }} = entries.{{ line_key }}
