@@ -308,6 +308,16 @@ def _mutant_project(folder: Path, model: str, old: str, new: str) -> Path:
     return folder
 
 
+def _failed_night(first_night: Path, tmp_path: Path, project: Path, expected: str) -> str:
+    """The next night, built from `project` on a copy of the first night's warehouse, fails
+    with a message that names `expected`; returns dbt's message."""
+    warehouse = _copy(first_night, tmp_path / "next")
+    with pytest.raises(DbtError) as failed:
+        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
+    assert expected in str(failed.value), failed.value
+    return str(failed.value)
+
+
 def test_a_row_written_twice_tonight_fails_the_night(first_night: Path, tmp_path: Path) -> None:
     """The commissions model writes its newest row twice: a key written tonight, so the night's
     filtered key test reads both rows and fails the build."""
@@ -322,11 +332,8 @@ def test_a_row_written_twice_tonight_fails_the_night(first_night: Path, tmp_path
         ")\n\n"
         "{{ scope_select(scope, 'computed_twice', 'commission_event_keys', 'paid_event_key') }}",
     )
-    warehouse = _copy(first_night, tmp_path / "next")
-    with pytest.raises(DbtError) as failed:
-        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
-    assert "primary_key_int_commissions_computed" in str(failed.value), failed.value
-    assert "fail" in str(failed.value)
+    message = _failed_night(first_night, tmp_path, project, "primary_key_int_commissions_computed")
+    assert "fail" in message
     compiled = _compiled_test(tmp_path / "target", "primary_key_int_commissions_computed")
     assert "written_rows" in compiled
 
@@ -344,10 +351,7 @@ def test_a_view_that_repeats_an_entry_written_tonight_fails_the_night(
         "select * from settled\nunion all\n"
         "(select * from settled order by recorded_at desc, entry_id limit 1)\n",
     )
-    warehouse = _copy(first_night, tmp_path / "next")
-    with pytest.raises(DbtError) as failed:
-        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
-    assert "primary_key_int_ledger_entries_settled" in str(failed.value), failed.value
+    _failed_night(first_night, tmp_path, project, "primary_key_int_ledger_entries_settled")
     assert "written_rows" in _compiled_settled_test(tmp_path / "target")
 
     # the same night after an upgrade: the scoped models' marks name other code
@@ -369,10 +373,7 @@ def test_a_written_key_outside_the_tested_key_is_refused(first_night: Path, tmp_
         "written_key='entry_id'",
         "written_key='recorded_at'",
     )
-    warehouse = _copy(first_night, tmp_path / "next")
-    with pytest.raises(DbtError) as failed:
-        dbt_build(warehouse, NEXT, target_dir=tmp_path / "target", project_dir=project)
-    assert "does not contain the written key recorded_at" in str(failed.value), failed.value
+    _failed_night(first_night, tmp_path, project, "does not contain the written key recorded_at")
 
 
 def test_a_model_reads_the_keys_written_since_its_own_last_build(
