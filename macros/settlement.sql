@@ -12,9 +12,9 @@
     One rule in one place, for three readers: int_ledger_entries_settled places every entry
     with it (the settlement walk, ledger_statements, sums them all), fct_ledger_entries places
     the entries of its night's scope only, and fct_statement_entries the entries no earlier
-    close settled. Placing every entry to keep a few cost a night the
-    rule's per-row work over the whole ledger (fct_ledger_entries' query at M: about 1.5 of its
-    2.6 s; docs/decisions/0012, session 31).
+    close settled. Placing every entry to keep a few cost a night the rule's per-row work over
+    the whole ledger (fct_ledger_entries' query at M: about 1.5 of its 2.6 s;
+    docs/decisions/0012, session 31).
 
     SQL: CTEs named `<prefix>program_periods`, `<prefix>recordings`,
     `<prefix>first_close_after_recording` and `<prefix>settled`, the last one the rows of
