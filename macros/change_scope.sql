@@ -70,13 +70,14 @@
     ) as rules_rows
 {%- endmacro %}
 
-{#- This build's fingerprint: the code's (from the environment) and the rules'. None when the
-    code fingerprint is missing. -#}
-{% macro scope_fingerprint() -%}
+{#- SQL: this build's fingerprint, the code's (from the environment) and the rules', as text;
+    none when the code fingerprint is missing. Computed inside the statements that compare or
+    record it (change_scope, record_scope_marks), not by a query of its own: a night's scoped
+    models made 36 such queries, each one of dbt's round trips (docs/decisions/0012, session 32). -#}
+{% macro scope_fingerprint_sql() -%}
     {%- set code = env_var('PARTNER_LEDGER_CODE_FINGERPRINT', '') -%}
     {%- if not code -%}{{ return(none) }}{%- endif -%}
-    {%- set rules_hash = run_query(scope_rules_hash_sql()).columns[0].values()[0] -%}
-    {{ return(code ~ ':' ~ rules_hash) }}
+    {{ return("'" ~ code ~ ":' || (select rules_hash from (" ~ scope_rules_hash_sql() ~ ") as rules)") }}
 {%- endmacro %}
 
 {#- The model's scope for this build, decided when the model executes:
@@ -97,19 +98,20 @@
     {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
         {{ return({'mode': 'full', 'why': 'no marks', 'replaces_stored': true}) }}
     {%- endif -%}
+    {%- set current = scope_fingerprint_sql() -%}
+    {#- the marks, this build's fingerprint and its as-of, in one query -#}
     {%- set previous = run_query(
-        "select cast(built_as_of as varchar), through_seq, fingerprint from " ~ marks
-        ~ " where model_name = '" ~ this.identifier ~ "'"
+        "select cast(built_as_of as varchar), through_seq, fingerprint, "
+        ~ (current if current is not none else 'null') ~ ", cast(" ~ as_of_date() ~ " as varchar)"
+        ~ " from " ~ marks ~ " where model_name = '" ~ this.identifier ~ "'"
     ) -%}
     {%- if previous.rows | length != 1 -%}
         {{ return({'mode': 'full', 'why': 'no marks', 'replaces_stored': true}) }}
     {%- endif -%}
-    {%- set built_as_of, through_seq, fingerprint = previous.rows[0] -%}
-    {%- set current = scope_fingerprint() -%}
+    {%- set built_as_of, through_seq, fingerprint, current, as_of = previous.rows[0] -%}
     {%- if current is none or current != fingerprint -%}
         {{ return({'mode': 'full', 'why': 'code or rules changed', 'replaces_stored': true}) }}
     {%- endif -%}
-    {%- set as_of = run_query("select cast(" ~ as_of_date() ~ " as varchar)").columns[0].values()[0] -%}
     {%- if as_of < built_as_of -%}
         {{ return({'mode': 'full', 'why': 'as-of went backwards', 'replaces_stored': true}) }}
     {%- endif -%}
@@ -171,14 +173,14 @@
     {%- set marks = scope_marks_relation() -%}
     {{ scope_marks_ddl(marks) }};
     delete from {{ marks }} where model_name = '{{ this.identifier }}';
-    {%- set fingerprint = scope_fingerprint() if execute else none %}
+    {%- set fingerprint = scope_fingerprint_sql() if execute else none %}
     {%- if fingerprint is not none and not invocation_args_dict.get('empty', false) %}
     insert into {{ marks }}
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},
         (select coalesce(max(delivery_seq), 0) from {{ source('raw', 'load_manifest') }}),
-        '{{ fingerprint }}';
+        {{ fingerprint }};
     {%- endif %}
 {%- endmacro %}
 
