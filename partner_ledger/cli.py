@@ -293,10 +293,11 @@ def _quiet_prefect() -> None:
 
 # Objects the collector's youngest generation takes before a collection (Python's default: 700).
 # A night allocates millions of short-lived objects, dbt's events, contexts and Jinja templates
-# above all, nearly none of them in reference cycles: collecting every 700 allocations walked
-# them for nothing. The worked example's closing night, three alternating rounds: 11.6-12.1 ->
-# 11.0-11.3 CPU-s; peak RSS 556-561 -> 558-564 MB (docs/decisions/0012, session 32).
-GC_YOUNG_THRESHOLD = 50_000
+# above all, nearly none of them in reference cycles. The worked example's closing night spent
+# 1.49-1.68 CPU-s in collections (1,668 young, 9 full ones), 0.74-0.78 s at 10,000 (132, 1).
+# 50,000 saved 0.1 s more but raised L's cold run to 4,123 MB of peak RSS (3,797 MB at 10,000,
+# 3,856 at 700; the target is 4 GB): cyclic garbage waits longer (docs/decisions/0012, session 32).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
