@@ -98,11 +98,11 @@
     {%- if adapter.get_relation(marks.database, marks.schema, marks.identifier) is none -%}
         {{ return({'mode': 'full', 'why': 'no marks', 'replaces_stored': true}) }}
     {%- endif -%}
-    {%- set current = scope_fingerprint_sql() -%}
+    {%- set current_sql = scope_fingerprint_sql() -%}
     {#- the marks, this build's fingerprint and its as-of, in one query -#}
     {%- set previous = run_query(
         "select cast(built_as_of as varchar), through_seq, fingerprint, "
-        ~ (current if current is not none else 'null') ~ ", cast(" ~ as_of_date() ~ " as varchar)"
+        ~ (current_sql if current_sql is not none else 'null') ~ ", cast(" ~ as_of_date() ~ " as varchar)"
         ~ " from " ~ marks ~ " where model_name = '" ~ this.identifier ~ "'"
     ) -%}
     {%- if previous.rows | length != 1 -%}

@@ -756,3 +756,51 @@ def test_new_code_recreates_the_tables_whose_columns_it_changed(
     assert ("fct_paid_events", "partner_id") in columns
     assert codes and "an-older-release" not in {code for (code,) in codes}
     assert not dbt_build(warehouse, "2025-06-02", target_dir=tmp_path / "t").full_refresh
+
+
+def _scope_line(target: Path, model: str) -> str:
+    compiled = next((target / "compiled").rglob(f"{model}.sql")).read_text()
+    return next(line for line in compiled.splitlines() if line.startswith("-- scope:"))
+
+
+def test_the_fingerprint_holds_the_rules_and_the_as_of_decides(tmp_path: Path) -> None:
+    """A scoped model compares its marks with this build's fingerprint (the code's and every
+    rules table's hash) and as-of in one query (change_scope): the same night again recomputes
+    changes only; a changed rate, or an as-of before the marks', builds it in full, and the
+    marks record the new fingerprint."""
+    example = Path(__file__).resolve().parents[2] / "shared" / "examples" / "three_partners"
+    rules = tmp_path / "rules"
+    shutil.copytree(example / "rules", rules)
+    warehouse = tmp_path / WAREHOUSE
+    con = connect(warehouse)
+    ensure_raw_schema(con)
+    load_rules(con, rules)
+    ingest_landing(con, example / "landing")
+    con.close()
+    model, target = "int_paid_events_resolved", tmp_path / "target"
+
+    def night(as_of: str) -> tuple[str, str]:
+        dbt_build(warehouse, as_of, select=f"+{model}", target_dir=target)
+        con = duckdb.connect(str(warehouse), read_only=True)
+        (fingerprint,) = con.execute(
+            "select fingerprint from intermediate.scope_marks where model_name = ?", [model]
+        ).fetchone()
+        con.close()
+        return _scope_line(target, model), fingerprint
+
+    first = night("2025-04-01")[1]
+    assert night("2025-04-01") == (
+        "-- scope: changes (deliveries after 12, records from 2025-04-01)",
+        first,
+    )
+    rates = (rules / "rates.csv").read_text()
+    (rules / "rates.csv").write_text(
+        rates.replace("prog_lumen,standard,intro,3500,", "prog_lumen,standard,intro,3600,", 1)
+    )
+    con = connect(warehouse)
+    load_rules(con, rules)
+    con.close()
+    line, changed = night("2025-04-01")
+    assert line == "-- scope: full (code or rules changed)"
+    assert changed != first and changed.split(":")[0] == first.split(":")[0]  # the same code
+    assert night("2025-03-28")[0] == "-- scope: full (as-of went backwards)"
