@@ -283,6 +283,27 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
             ).fetchall()
         }
         deleted = deleted_rows(con)
+        # the statement lines appended in place (macros/materializations.sql, append_in_place):
+        # their keys are the rows past the store's last row before the insert
+        lines = con.execute(
+            "select statement_entry_id, batch_id from main.fct_statement_entries"
+        ).fetchall()
+        tonight = {
+            batch_id
+            for (batch_id,) in con.execute(
+                "select batch_id from main.fct_payout_batches where as_of = ?", [NEXT]
+            ).fetchall()
+        }
+        lines_recorded = {
+            key
+            for (key,) in con.execute(
+                "select key_value from intermediate.written_keys "
+                "where model_name = 'fct_statement_entries'"
+            ).fetchall()
+        }
+        helpers = con.execute(
+            "select table_name from duckdb_tables() where table_name like '%__first_appended_row'"
+        ).fetchall()
     finally:
         con.close()
         release(work)
@@ -290,6 +311,10 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
     assert settled and any(paid is not None for paid in settled.values())
     assert set(settled) <= recorded  # the night's key tests read them
     assert "main.fct_ledger_entries" not in deleted
+    # March's lines were stored by the first night; tonight's keys are April's lines, all of them
+    assert {batch for _, batch in lines} > tonight and tonight
+    assert lines_recorded == {key for key, batch in lines if batch in tonight}
+    assert not helpers
 
 
 def _mutant_project(folder: Path, model: str, old: str, new: str) -> Path:
