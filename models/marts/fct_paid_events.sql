@@ -56,6 +56,10 @@ events as (
 attributed as (
     select program_id, customer_key, partner_id, touch_source, touch_id, touched_at
     from {{ ref('int_customers_attributed') }}
+    {%- if scope.mode == 'changes' %}
+    {# the events' customers only, as in int_paid_events_attributed #}
+    where customer_key in (select events.customer_key from events)
+    {%- endif %}
 ),
 
 {# The accrual entries from the ledger's store: fct_ledger_entries holds the same entries
