@@ -107,13 +107,18 @@ def _written(warehouse: Path) -> dict[str, set[str]]:
     empty set)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        rows = con.execute(
-            "select builds.model_name, written.key_value "
-            "from intermediate.written_key_builds as builds "
-            "left join intermediate.written_keys as written using (model_name)"
-        ).fetchall()
+        return _written_in(con)
     finally:
         con.close()
+
+
+def _written_in(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """_written, through an open connection (a night's working copy before its commit)."""
+    rows = con.execute(
+        "select builds.model_name, written.key_value "
+        "from intermediate.written_key_builds as builds "
+        "left join intermediate.written_keys as written using (model_name)"
+    ).fetchall()
     written: dict[str, set[str]] = {}
     for model, key in rows:
         written.setdefault(model, set())
@@ -275,13 +280,7 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
                 [NEXT, NEXT],
             ).fetchall()
         )
-        recorded = {
-            key
-            for (key,) in con.execute(
-                "select key_value from intermediate.written_keys "
-                "where model_name = 'fct_ledger_entries'"
-            ).fetchall()
-        }
+        written = _written_in(con)
         deleted = deleted_rows(con)
         # the statement lines appended in place (macros/materializations.sql, append_in_place):
         # their keys are the rows past the store's last row before the insert
@@ -294,13 +293,6 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
                 "select batch_id from main.fct_payout_batches where as_of = ?", [NEXT]
             ).fetchall()
         }
-        lines_recorded = {
-            key
-            for (key,) in con.execute(
-                "select key_value from intermediate.written_keys "
-                "where model_name = 'fct_statement_entries'"
-            ).fetchall()
-        }
         helpers = con.execute(
             "select table_name from duckdb_tables() where table_name like '%__first_appended_row'"
         ).fetchall()
@@ -309,11 +301,11 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
         release(work)
     # April's close settles and pays them
     assert settled and any(paid is not None for paid in settled.values())
-    assert set(settled) <= recorded  # the night's key tests read them
+    assert set(settled) <= written["fct_ledger_entries"]  # the night's key tests read them
     assert "main.fct_ledger_entries" not in deleted
     # March's lines were stored by the first night; tonight's keys are April's lines, all of them
     assert {batch for _, batch in lines} > tonight and tonight
-    assert lines_recorded == {key for key, batch in lines if batch in tonight}
+    assert written["fct_statement_entries"] == {key for key, batch in lines if batch in tonight}
     assert not helpers
 
 
