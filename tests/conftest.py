@@ -24,12 +24,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # end (a one-worker run here, session 24: the Spark check with the example's nights 480 s,
 # test_change_scope 156 s, the demo year's notebooks and replay 113 s).
 SHARED_UNITS = {
-    "test_spark": "example_every_night",
-    "test_example_e2e": "example_every_night",
     "test_notebooks": "demo_replayed",
     "test_replay": "demo_replayed",
 }
-LONGEST_FIRST = ("example_every_night", "test_change_scope", "demo_replayed")
+LONGEST_FIRST = ("test_spark", "test_change_scope", "demo_replayed", "test_backtest")
 
 
 def unit_of_work(nodeid: str) -> str:
@@ -99,8 +97,8 @@ def example_three_nights(prefect_harness, example: Path, tmp_path_factory) -> Pa
 @pytest.fixture(scope="session")
 def example_every_night(prefect_harness, example: Path, tmp_path_factory) -> Path:
     """The worked example run for every night of its run_dates.txt into
-    `<root>/{warehouse,out}`, once per session: the end-to-end tests and the Spark check each
-    work on a copy (shutil.copytree keeps the folders' modes)."""
+    `<root>/{warehouse,out}`, once per session: the end-to-end tests work on a copy
+    (shutil.copytree keeps the folders' modes)."""
     nights = (example / "run_dates.txt").read_text().split()
     return _run_example_nights(example, tmp_path_factory.mktemp("example_every_night"), nights)
 
