@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,12 +87,26 @@ EXAMPLE_NIGHTS = ("2025-04-01", "2025-05-01", "2025-06-01")
 
 
 @pytest.fixture(scope="session")
-def example_three_nights(prefect_harness, example: Path, tmp_path_factory) -> Path:
+def example_three_nights(prefect_harness, example: Path, tmp_path_factory, worker_id: str) -> Path:
     """The worked example run for three closing nights into `<root>/{warehouse,out}`, once per
-    session; the warehouse is `warehouse/example.duckdb`. Tests copy it before changing it."""
-    return _run_example_nights(
-        example, tmp_path_factory.mktemp("example_three_nights"), EXAMPLE_NIGHTS
-    )
+    run of the suite; the warehouse is `warehouse/example.duckdb`. Tests read it or copy it
+    before changing it. Twelve modules on both workers use it (the Spark check first): the
+    worker that needs it first builds it in the run's temporary root, under a lock, and the
+    other reads what it built (three example nights are 130 s of a worker beside the other)."""
+    import fcntl
+
+    run_root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # xdist: <the run's root>/popen-gwN
+        run_root = run_root.parent
+    root = run_root / "example_three_nights"
+    with open(run_root / "example_three_nights.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not root.exists():  # built aside and renamed: a build that failed leaves no root
+            building = run_root / f"example_three_nights.{worker_id}"
+            shutil.rmtree(building, ignore_errors=True)
+            _run_example_nights(example, building, EXAMPLE_NIGHTS)
+            building.rename(root)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -117,14 +117,22 @@ def spark_report(example_three_nights: Path, example: Path, tmp_path_factory) ->
     }
     (workdir / "spark").mkdir()
     done = subprocess.run(
-        [python, str(SPARK_CHECK / "settle_spark.py"), str(warehouse), str(report), *nights_given],
+        [
+            python,
+            str(SPARK_CHECK / "settle_spark.py"),
+            "--probe",
+            "ledger.ledger_entries:partner_id",
+            str(warehouse),
+            str(report),
+            *nights_given,
+        ],
         env=env,
         capture_output=True,
         text=True,
     )
     if not report.exists():
         pytest.fail(f"the Spark settlement wrote no report:\n{done.stderr[-3000:]}")
-    return {"python": python, "env": env, "workdir": workdir, **json.loads(report.read_text())}
+    return json.loads(report.read_text())
 
 
 def test_every_night_settles_on_spark_and_passes_the_data_tests(spark_report: dict) -> None:
@@ -165,23 +173,9 @@ def test_spark_ledger_totals_are_the_hand_computed_ones(spark_report: dict, exam
 
 def test_a_null_in_a_contract_column_fails_the_store_on_spark(spark_report: dict) -> None:
     """Parquet cannot declare a column NOT NULL: the contract's post-hook must refuse the table
-    (macros/spark.sql). Runs after the comparison: it poisons Spark's ledger."""
-    probe = spark_report["workdir"] / "probe.json"
-    last = list(spark_report["nights"])[-1]
-    subprocess.run(
-        [
-            spark_report["python"],
-            str(SPARK_CHECK / "contract_probe.py"),
-            "ledger.ledger_entries",
-            "partner_id",
-            last,
-            str(probe),
-        ],
-        env=spark_report["env"],
-        capture_output=True,
-        check=True,
-    )
-    found = json.loads(probe.read_text())
+    (macros/spark.sql). The probe runs last in the settling process: it poisons Spark's
+    ledger."""
+    found = spark_report["probe"]
     assert found["success"] is False
     assert any(
         "ledger.ledger_entries: 1 row(s) with a null in a not-null column of the contract"

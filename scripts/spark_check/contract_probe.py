@@ -4,7 +4,9 @@ settle_spark.py built, run that model again, and report whether dbt refused it.
     contract_probe.py TABLE COLUMN NIGHT REPORT
 
 Runs in the Spark environment, on the session state of $PARTNER_LEDGER_SPARK_DIR. Writes
-REPORT (JSON): the model's success and dbt's message. For tests/test_spark.py.
+REPORT (JSON): the model's success and dbt's messages. `settle_spark.py --probe TABLE:COLUMN`
+runs the same probe in its own process after the comparison (tests/test_spark.py), which spares
+a second JVM and dbt parse (about 30 s).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from settle_spark import run_dbt
 from spark_conf import session
 
 
-def main(table: str, column: str, night: str, report: Path) -> None:
+def probe(table: str, column: str, night: str) -> dict:
+    """Poisons TABLE (a null in COLUMN), runs its model as of NIGHT; dbt's success and
+    messages."""
     from pyspark.sql.functions import lit
 
     spark = session()
@@ -28,7 +32,11 @@ def main(table: str, column: str, night: str, report: Path) -> None:
     os.environ["PARTNER_LEDGER_AS_OF"] = night
     result = run_dbt(["run", "--select", table.split(".")[1]])
     messages = [str(node.message or "") for node in (result.result or [])]
-    report.write_text(json.dumps({"success": result.success, "messages": messages}) + "\n")
+    return {"success": result.success, "messages": messages}
+
+
+def main(table: str, column: str, night: str, report: Path) -> None:
+    report.write_text(json.dumps(probe(table, column, night)) + "\n")
 
 
 if __name__ == "__main__":

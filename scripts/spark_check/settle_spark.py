@@ -1,6 +1,6 @@
 """Settle on Spark, night by night, what a DuckDB warehouse settled, and compare the two.
 
-    settle_spark.py WAREHOUSE REPORT NIGHT[=SNAPSHOT] [NIGHT[=SNAPSHOT] ...]
+    settle_spark.py [--probe TABLE:COLUMN] WAREHOUSE REPORT NIGHT[=SNAPSHOT] [NIGHT[=SNAPSHOT] ...]
 
 Runs in the Spark environment (scripts/spark_check/env.sh), in one process: one local Spark
 session (dbt-spark's session method) serves the load, every night's dbt run and the comparison.
@@ -17,8 +17,13 @@ session (dbt-spark's session method) serves the load, every night's dbt run and 
 4. Every table of the ledger and marts is compared with WAREHOUSE's, row for row on every column
    (compare_all.py), and the ledger's sums per partner and entry type are read from Spark.
 
+5. With --probe, last, a null is put into COLUMN of the store TABLE and its model run again
+   (contract_probe.py): REPORT's "probe" says whether dbt refused it, and why. It poisons
+   Spark's ledger, so it runs after everything else.
+
 REPORT (JSON) holds the seconds of each step, the comparison per table and Spark's sums.
-Exits non-zero when a night or a test fails or a table differs.
+Exits non-zero when a night or a test fails or a table differs (not when the probe's model
+fails: that is what a probe expects).
 """
 
 from __future__ import annotations
@@ -63,7 +68,9 @@ def run_dbt(args: list[str]):
     return result
 
 
-def main(warehouse: Path, report_path: Path, nights: list[str]) -> int:
+def main(
+    warehouse: Path, report_path: Path, nights: list[str], probe: tuple[str, str] | None = None
+) -> int:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     report: dict = {"nights": {}, "tables": {}}
     started = time.monotonic()
@@ -114,9 +121,20 @@ def main(warehouse: Path, report_path: Path, nights: list[str]) -> int:
             ).collect()
         ]
     report["success"] = ok
+    if ok and probe is not None:
+        from contract_probe import probe as contract_probe
+
+        started = time.monotonic()
+        report["probe"] = contract_probe(*probe, night=list(snapshots)[-1])
+        report["probe_seconds"] = round(time.monotonic() - started, 1)
     report_path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]))
+    arguments = sys.argv[1:]
+    probed = None
+    if arguments[:1] == ["--probe"]:
+        table, _, column = arguments[1].rpartition(":")
+        probed, arguments = (table, column), arguments[2:]
+    sys.exit(main(Path(arguments[0]), Path(arguments[1]), arguments[2:], probed))
