@@ -22,8 +22,8 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # one worker: a test module (its module fixtures are built once), or the modules that share a
 # costly session fixture (each worker builds the session fixtures of its own tests, so theirs is
 # built once). The longest units start first, so that no worker is left alone with one at the
-# end (a one-worker run here, session 24: the Spark check with the example's nights 480 s,
-# test_change_scope 156 s, the demo year's notebooks and replay 113 s).
+# end (the suite on two workers, session 34: the Spark check 538 s, test_change_scope 250 s,
+# the demo year's notebooks and replay 251 s, test_backtest 87 s; docs/decisions/0031).
 SHARED_UNITS = {
     "test_notebooks": "demo_replayed",
     "test_replay": "demo_replayed",
