@@ -5,8 +5,8 @@ settle_spark.py built, run that model again, and report whether dbt refused it.
 
 Runs in the Spark environment, on the session state of $PARTNER_LEDGER_SPARK_DIR. Writes
 REPORT (JSON): the model's success and dbt's messages. `settle_spark.py --probe TABLE:COLUMN`
-runs the same probe in its own process after the comparison (tests/test_spark.py), which spares
-a second JVM and dbt parse (about 30 s).
+runs the same probe in the settling process, after the comparison (tests/test_spark.py), which
+spares a second JVM and dbt parse (about 30 s).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from settle_spark import run_dbt
-from spark_conf import session
+from spark_conf import run_dbt, session
 
 
 def probe(table: str, column: str, night: str) -> dict:

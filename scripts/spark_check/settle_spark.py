@@ -36,36 +36,7 @@ from pathlib import Path
 
 from compare_all import compare
 from load_spark import load
-from spark_conf import session, work_dir
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_dbt(args: list[str]):
-    """dbt in this process on the Spark target (the session's state under
-    $PARTNER_LEDGER_SPARK_DIR); prints dbt's exception, if any. Returns dbt's result."""
-    from dbt.cli.main import dbtRunner
-
-    target = Path(work_dir()) / "target_spark"
-    result = dbtRunner().invoke(
-        [
-            *args,
-            "--target",
-            "spark",
-            "--project-dir",
-            str(ROOT),
-            "--profiles-dir",
-            str(ROOT),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-            "--quiet",
-        ]
-    )
-    if result.exception is not None:
-        print(f"dbt {args[0]}: {result.exception}", file=sys.stderr, flush=True)
-    return result
+from spark_conf import run_dbt, session
 
 
 def main(
