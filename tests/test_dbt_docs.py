@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 from partner_ledger.settle.dbt import (
-    NODE_SECONDS_FILE,
     PROJECT_DIR,
     _release_duckdb,
     _start_long_chains_first,
@@ -243,95 +240,6 @@ def test_dbt_starts_the_ready_node_with_the_longest_chain_after_it() -> None:
     # dbt's order was a, b1, z1 (depth 0, by name), then b2, z2 (depth 1)...; here the longest
     # chain first, and among equals the shallower
     assert started == ["z1", "z2", "b1", "z3", "a", "b2", "z4"]
-
-
-def test_a_build_pops_a_node_only_when_a_thread_is_free(
-    example_three_nights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A real night's build (the worked example's warehouse, a night after its closes, the
-    profile's two threads), watching dbt's queue: dbt popped each node as soon as it was ready
-    and its thread pool ran the jobs first come, first served (7 nodes in progress on this
-    night), so the scores above ordered only nodes that were ready together; at L's closing
-    night ledger_statements, on the chain to the end, waited 10 s behind two marts. Now at most
-    one node per thread is in progress, and the queue picks when a thread is free."""
-    from dbt.graph.queue import GraphQueue
-
-    from partner_ledger.settle.dbt import dbt_build
-
-    warehouse = tmp_path / "example.duckdb"
-    shutil.copy(example_three_nights / "warehouse" / "example.duckdb", warehouse)
-    in_progress: list[int] = []
-    mark = GraphQueue._mark_in_progress
-
-    def watched(queue, node_id, *args, **kwargs):
-        mark(queue, node_id, *args, **kwargs)
-        in_progress.append(len(queue.in_progress))
-
-    monkeypatch.setattr(GraphQueue, "_mark_in_progress", watched)
-    result = dbt_build(
-        warehouse, "2025-07-02", target_dir=tmp_path / "target", log_dir=tmp_path / "logs"
-    )
-    assert result.failures == []
-    assert len(in_progress) == result.nodes
-    assert max(in_progress) == 2  # both threads used, never more nodes than threads
-    # the build's node times, for the next build's order
-    times = json.loads((tmp_path / "target" / NODE_SECONDS_FILE).read_text())
-    assert times == {name: [seconds] for name, seconds in result.seconds_by_node.items()}
-
-
-def test_a_build_keeps_each_nodes_last_times(tmp_path: Path) -> None:
-    """The node times a build leaves for the next builds: each node's last NODE_SECONDS_KEPT,
-    so that a month's closing night, whose statements take seconds that no other night's do,
-    still orders the next close; what cannot be read orders by nodes."""
-    from partner_ledger.settle.dbt import (
-        NODE_SECONDS_KEPT,
-        _read_node_seconds,
-        _write_node_seconds,
-    )
-
-    path = tmp_path / NODE_SECONDS_FILE
-    assert _read_node_seconds(path) == {}
-    _write_node_seconds(path, {}, {"fct_statement_entries": 12.4, "fct_paid_events": 8.7})
-    for _night in range(NODE_SECONDS_KEPT):
-        _write_node_seconds(path, _read_node_seconds(path), {"fct_statement_entries": 0.1})
-    times = _read_node_seconds(path)
-    assert times["fct_statement_entries"] == [0.1] * NODE_SECONDS_KEPT  # the close aged out
-    assert times["fct_paid_events"] == [8.7]
-    _write_node_seconds(path, {}, {"a": 1.0})
-    assert _read_node_seconds(path) == {"a": [1.0]}
-    path.write_text('{"a": "slow", "b": 2, "c": [true, 3.5]')  # cut short
-    assert _read_node_seconds(path) == {}
-    path.write_text('{"a": "slow", "b": 2, "c": [true, 3.5]}')
-    assert _read_node_seconds(path) == {"b": [2.0], "c": [3.5]}
-
-
-def test_the_longest_chain_in_seconds_starts_first() -> None:
-    """With the last build's node times, a chain is as long as its seconds: a node of 5 s with
-    nothing after it goes before a chain of three 1-second nodes, which goes before an untimed
-    node. Counted in nodes, the three-node chain went first and the 5-second node after two of
-    them (at L: fct_statement_entries, 12 s, ended the night alone)."""
-    import networkx as nx
-    from dbt.graph.queue import GraphQueue
-
-    def order(seconds: dict[str, float] | None) -> list[str]:
-        _start_long_chains_first(seconds)
-        graph = nx.DiGraph([("a", "b"), ("b", "c")])
-        graph.add_nodes_from(["long", "x"])
-        queue = GraphQueue(graph, manifest=None, selected=set(graph))
-        started = []
-        while not queue.inner.empty():
-            _, node = queue.inner.get()
-            started.append(node)
-            queue.in_progress.add(node)
-            queue.queued.discard(node)
-            queue.mark_done(node)
-        return started
-
-    try:
-        assert order({"long": 5.0, "a": 1.0, "b": 1.0, "c": 1.0}) == ["long", "a", "b", "c", "x"]
-        assert order(None) == ["a", "b", "long", "x", "c"]
-    finally:
-        _start_long_chains_first()
 
 
 def test_a_night_starts_the_chain_it_waits_on_before_the_side_branches(manifest: dict) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -113,38 +112,19 @@ def _release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-# A node the last build did not time (new code, a first night, a node it skipped) counts this
-# many seconds in the chains after it (longest_chain_scores).
-UNTIMED_NODE_SECONDS = 0.01
-
-
-def longest_chain_scores(
-    graph, seconds: dict[str, float] | None = None
-) -> dict[str, tuple[float, int]]:
-    """The order in which dbt starts the nodes that are ready: the node with the longest chain
-    still to run after it (itself included) first; ties: the shallower node first, as dbt
-    orders them. A chain's length is in seconds when `seconds` gives the nodes' times (their
-    longest in the last builds, by node name; a node without one counts UNTIMED_NODE_SECONDS),
-    in nodes otherwise.
+def longest_chain_scores(graph) -> dict[str, tuple[int, int]]:
+    """The order in which dbt starts the nodes that are ready: the node with the most nodes still
+    to run after it, in a line, first (ties: the shallower node first, as dbt orders them).
 
     `graph`: the build's graph (networkx), where a data test comes before its model's children.
     dbt's own order starts the shallowest ready node first, so every staging view and test went
     before the chain of models the night waits on: L's chain started 4.3 s after it could have
-    (docs/decisions/0012, session 22). Counted in nodes, a long node with nothing after it (a
-    mart) went after short nodes with long chains and ended the night alone (session 35). The
-    order never runs a node before its parents."""
+    (docs/decisions/0012, session 22). The order never runs a node before its parents."""
     import networkx as nx
 
-    def weight(node: str) -> float:
-        if seconds is None:
-            return 1
-        return seconds.get(_node_name(node), UNTIMED_NODE_SECONDS)
-
-    after: dict[str, float] = {}
+    after: dict[str, int] = {}
     for node in reversed(list(nx.topological_sort(graph))):
-        after[node] = weight(node) + max(
-            (after[child] for child in graph.successors(node)), default=0
-        )
+        after[node] = 1 + max((after[child] for child in graph.successors(node)), default=0)
     # dbt's own score: the node's generation in a topological sort (GraphQueue._get_scores)
     return {
         node: (-after[node], depth)
@@ -153,69 +133,13 @@ def longest_chain_scores(
     }
 
 
-def _node_name(unique_id: str) -> str:
-    """A graph node's name, as dbt's results give it (`model.partner_ledger.fct_paid_events`:
-    `fct_paid_events`; a test's id ends with a hash after its name)."""
-    parts = unique_id.split(".")
-    return parts[2] if len(parts) > 2 else unique_id
-
-
-def _start_long_chains_first(seconds: dict[str, float] | None = None) -> None:
+def _start_long_chains_first() -> None:
     """dbt's queue of ready nodes (GraphQueue) pops the lowest score; its scores are replaced by
-    longest_chain_scores (with `seconds`, the nodes' times in the last builds). dbt has no setting for
-    it; a dbt without the method keeps its order.
-
-    dbt also pops a node as soon as it is ready and hands it to its thread pool, which runs the
-    jobs it holds first come, first served: with every thread busy, the scores only ordered nodes
-    that became ready at the same moment. At L's closing night `fct_paid_events` and
-    `fct_statement_entries` (nothing after them but their tests) took both threads while
-    `ledger_statements`, on the chain to the night's end, became ready 0.1 s later and waited
-    10 s (docs/decisions/0012, session 35). dbt's queue now gives a node only when a thread is
-    free (_pop_when_a_thread_is_free), so the scores choose among every node ready by then."""
+    longest_chain_scores. dbt has no setting for it; a dbt without the method keeps its order."""
     from dbt.graph.queue import GraphQueue
-    from dbt.task.runnable import GraphRunnableTask
 
     if hasattr(GraphQueue, "_get_scores"):
-        GraphQueue._get_scores = lambda _queue, graph: longest_chain_scores(graph, seconds)
-    if not getattr(GraphQueue.get, "waits_for_a_thread", False):
-        GraphQueue.get = _pop_when_a_thread_is_free(GraphQueue.get)
-    if not getattr(GraphRunnableTask.run_queue, "waits_for_a_thread", False):
-        GraphRunnableTask.run_queue = _tell_the_queue_its_threads(GraphRunnableTask.run_queue)
-
-
-def _tell_the_queue_its_threads(run_queue: Callable) -> Callable:
-    """dbt's GraphRunnableTask.run_queue (its loop: pop a node, submit it to the pool, until the
-    graph is done), after giving the queue the number of the build's threads: the most nodes
-    in progress before the queue gives another. Not when dbt runs single-threaded (each node
-    runs inside the loop)."""
-
-    def wrapped(task, pool) -> None:
-        queue = task.job_queue
-        if queue is not None and not getattr(task.config.args, "single_threaded", False):
-            queue.threads = max(1, int(task.config.threads or 1))
-        run_queue(task, pool)
-
-    wrapped.waits_for_a_thread = True
-    return wrapped
-
-
-def _pop_when_a_thread_is_free(get: Callable) -> Callable:
-    """dbt's GraphQueue.get (the best-scored ready node, waiting for one), called once fewer nodes
-    are in progress than the queue's `threads` (given by run_queue; unset: at once, as dbt). A
-    node is in progress from its pop to the end of its callback (GraphQueue.mark_done, which
-    notifies `some_task_done`); the wait also wakes each second to look again. dbt's loop is the
-    only caller: BuildTask and RunTask pop through it in handle_job_queue of their own."""
-
-    def wrapped(queue, block: bool = True, timeout: float | None = None):
-        threads = getattr(queue, "threads", None)
-        if threads:
-            with queue.lock:
-                while len(queue.in_progress) >= threads:
-                    queue.some_task_done.wait(timeout=1.0)
-        return get(queue, block=block, timeout=timeout)
-
-    wrapped.waits_for_a_thread = True
-    return wrapped
+        GraphQueue._get_scores = lambda _queue, graph: longest_chain_scores(graph)
 
 
 def invoke(
@@ -223,7 +147,6 @@ def invoke(
     env: dict[str, str],
     project_dir: Path = PROJECT_DIR,
     on_run_start: Callable[[], object] | None = None,
-    node_seconds: dict[str, float] | None = None,
 ):
     """dbt in this process (dbtRunner) on the project at the repository root (or at
     `project_dir`): `args` (the command and its options), with `env` set for the call only.
@@ -233,14 +156,12 @@ def invoke(
     `on_run_start` is called once, when dbt has loaded its project and is about to run the
     nodes (its event ConcurrencyLine, "Concurrency: N threads"): work started there in a thread
     of its own does not compete for the interpreter with dbt's import and parse, which are
-    Python from end to end, but with the build, whose queries run in DuckDB's threads.
-    `node_seconds`: each node's longest time in the last builds, for the order of the ready
-    nodes (_start_long_chains_first)."""
+    Python from end to end, but with the build, whose queries run in DuckDB's threads."""
     from dbt.cli.main import dbtRunner
 
     project = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
     callbacks = [_once_on_event("ConcurrencyLine", on_run_start)] if on_run_start else []
-    _start_long_chains_first(node_seconds)
+    _start_long_chains_first()
     with _env(env):
         try:
             return dbtRunner(callbacks=callbacks).invoke([*args, *project])
@@ -258,52 +179,6 @@ def _once_on_event(name: str, action: Callable[[], object]) -> Callable[[Any], N
             action()
 
     return callback
-
-
-# In a build's target folder: each node's seconds in the last NODE_SECONDS_KEPT builds that
-# passed, which order the next build's ready nodes by the longest of them (longest_chain_scores).
-# A month's closing night makes the statements and the batches: its nodes take seconds there
-# that the other nights' do not, and the night before a close is never one.
-NODE_SECONDS_FILE = "node_seconds.json"
-NODE_SECONDS_KEPT = 31
-
-
-def _read_node_seconds(path: Path) -> dict[str, list[float]]:
-    """The node times the last builds left in their target folder, by node name (empty when
-    there are none or they cannot be read: the order is then by nodes; the times only order the
-    build, never change what it does)."""
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(stored, dict):
-        return {}
-    times: dict[str, list[float]] = {}
-    for name, values in stored.items():
-        values = values if isinstance(values, list) else [values]
-        kept = [
-            float(value)
-            for value in values
-            if isinstance(value, int | float) and not isinstance(value, bool)
-        ]
-        if kept:
-            times[str(name)] = kept[-NODE_SECONDS_KEPT:]
-    return times
-
-
-def _write_node_seconds(
-    path: Path, earlier: dict[str, list[float]], seconds_by_node: dict[str, float]
-) -> None:
-    """Add a build's node times to the earlier builds' (the last NODE_SECONDS_KEPT of each
-    node); written aside, then renamed."""
-    if not seconds_by_node:
-        return
-    times = dict(earlier)
-    for name, seconds in seconds_by_node.items():
-        times[name] = [*times.get(name, []), seconds][-NODE_SECONDS_KEPT:]
-    aside = path.with_name(f".{path.name}.tmp")
-    aside.write_text(json.dumps(times, sort_keys=True))
-    os.replace(aside, path)
 
 
 def dbt_build(
@@ -329,8 +204,7 @@ def dbt_build(
     log goes to ``log_dir`` (default: ``logs`` in the target folder), an owner-only folder,
     never the project's ``logs/``. ``project_dir`` builds another copy of the project (a test's
     mutant) under this code's fingerprint, so that its scoped models build as this code's would.
-    ``on_run_start``: called once when dbt starts to run the nodes (invoke). Each node's
-    seconds are kept in the target folder (NODE_SECONDS_FILE) for the next builds' order.
+    ``on_run_start``: called once when dbt starts to run the nodes (invoke).
     """
     args = [
         "build",
@@ -368,10 +242,7 @@ def dbt_build(
         "DBT_LOG_PATH": str(logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    times = target / NODE_SECONDS_FILE
-    earlier = _read_node_seconds(times)
-    longest = {name: max(values) for name, values in earlier.items()}
-    result = invoke(args, env, project_dir, on_run_start=on_run_start, node_seconds=longest or None)
+    result = invoke(args, env, project_dir, on_run_start=on_run_start)
     failures: list[str] = []
     seconds_by_node: dict[str, float] = {}
     if result.result is not None:
@@ -389,7 +260,6 @@ def dbt_build(
         if result.exception is not None:
             failures.append(f"dbt: {result.exception}")
         raise DbtError("dbt build failed:\n" + "\n".join(failures or ["(no detail)"]))
-    _write_node_seconds(times, earlier, seconds_by_node)
     return DbtResult(
         nodes=len(seconds_by_node),
         failures=failures,
