@@ -222,24 +222,21 @@
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
     {%- set updated = config.get('updated_columns') or [] -%}
     {%- set recomputed = 'not scope_only' ~ (' and not updates_stored' if updated else '') -%}
+    {%- set in_scope = key ~ ' in (select ' ~ key ~ ' from ' ~ source ~ ' where scope_only)' -%}
     {%- set compare = config.get('compare_recomputed_rows', true) -%}
     {%- set stored = scope_stored_rows(source) if compare and built_changes_only() else none -%}
+    {%- set stored_rows = stored if stored is not none else target -%}
     {%- if stored is not none %}
     create temporary table {{ stored }} as
     select rowid as {{ stored_row_id() }}, {{ columns }} from {{ target }}
-    where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
+    where {{ in_scope }};
     {%- endif %}
     {%- if compare %}
     delete from {{ source }}
     where {{ key }} in (
         select unchanged.{{ key }}
         from (
-            {%- if stored is not none %}
-            select {{ columns }} from {{ stored }}
-            {%- else %}
-            select {{ columns }} from {{ target }}
-            where {{ key }} in (select {{ key }} from {{ source }} where scope_only)
-            {%- endif %}
+            select {{ columns }} from {{ stored_rows }} where {{ in_scope }}
             intersect
             select {{ columns }} from {{ source }} where {{ recomputed }}
         ) as unchanged
@@ -247,7 +244,7 @@
     {%- endif %}
     {{ record_changed_keys(source, key, arg_dict['dest_columns']) }};
     {%- if config.get('written_groups') and built_changes_only() %}
-    {{ record_written_groups(stored if stored is not none else target, source, key, config.get('written_groups')) }};
+    {{ record_written_groups(stored_rows, source, key, config.get('written_groups')) }};
     {%- endif %}
     {%- if updated %}
     update {{ target }} as stored
@@ -257,14 +254,10 @@
     {%- endif %}
     {%- if stored is not none %}
     delete from {{ target }}
-    where rowid in (
-        select {{ stored_row_id() }} from {{ stored }}
-        where {{ key }} in (select {{ key }} from {{ source }} where scope_only)
-    );
+    where rowid in (select {{ stored_row_id() }} from {{ stored }} where {{ in_scope }});
     drop table {{ stored }};
     {%- else %}
-    delete from {{ target }}
-    where {{ key }} in (select {{ key }} from {{ source }} where scope_only);
+    delete from {{ target }} where {{ in_scope }};
     {%- endif %}
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }} where {{ recomputed }}
