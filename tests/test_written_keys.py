@@ -60,7 +60,7 @@ REPLACED = {
 APPENDED = {
     "int_clicks_delivered": "delivery_seq",
     "ledger_entries": "entry_id",
-    "fct_statement_entries": "statement_entry_id",
+    "fct_statement_entries": "batch_id",
 }
 
 
@@ -283,10 +283,13 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
         written = _written_in(con)
         deleted = deleted_rows(con)
         # the statement lines appended in place (macros/materializations.sql, append_in_place):
-        # their keys are the rows past the store's last row before the insert
-        lines = con.execute(
-            "select statement_entry_id, batch_id from main.fct_statement_entries"
-        ).fetchall()
+        # their keys are the batches of the rows past the store's last row before the insert
+        batches = {
+            batch_id
+            for (batch_id,) in con.execute(
+                "select distinct batch_id from main.fct_statement_entries"
+            ).fetchall()
+        }
         tonight = {
             batch_id
             for (batch_id,) in con.execute(
@@ -303,9 +306,9 @@ def test_a_closing_night_sets_the_stored_entries_batches_in_place(
     assert settled and any(paid is not None for paid in settled.values())
     assert set(settled) <= written["fct_ledger_entries"]  # the night's key tests read them
     assert "main.fct_ledger_entries" not in deleted
-    # March's lines were stored by the first night; tonight's keys are April's lines, all of them
-    assert {batch for _, batch in lines} > tonight and tonight
-    assert written["fct_statement_entries"] == {key for key, batch in lines if batch in tonight}
+    # March's lines were stored by the first night; tonight's keys are April's batches
+    assert batches > tonight and tonight
+    assert written["fct_statement_entries"] == tonight
     assert not helpers
 
 

@@ -12,7 +12,12 @@
     one, and this model, after it, ended the night (7 s at L). Only the entries that no earlier
     close settled can be a new close's lines (below); the rule places those, and each line's
     columns are read from the store once, at the end (docs/decisions/0012, sessions 21, 31). -#}
-{{ config(materialized='incremental', incremental_strategy='append', written_key='statement_entry_id') }}
+{#- The keys a night records are its batches (macros/written_keys.sql): the lines come a
+    batch at a time, and a line's id begins with its batch's, so two lines sharing an id share
+    the batch and a test reading tonight's batches reads both. Recorded by line, the keys were a
+    distinct of every line's id (1.5 million at L's closing night, 1.1 CPU-s) and each test read
+    the table through a join on them; by batch, two keys (docs/decisions/0012, session 36). -#}
+{{ config(materialized='incremental', incremental_strategy='append', written_key='batch_id') }}
 {#- by row id on DuckDB; by entry id on Spark, and in an empty build (`--empty`, a rebuild's
     start), where dbt reads each ref as a subquery of no rows, which has no row ids -#}
 {%- set by_row = target.type == 'duckdb' and not flags.EMPTY %}
