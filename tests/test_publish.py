@@ -436,6 +436,72 @@ def test_a_batch_that_fails_side_by_side_leaves_no_staged_folder(
     ]
 
 
+def test_a_first_run_writes_its_batches_in_forked_children(
+    built: Path, payouts: Path, tmp_path: Path
+) -> None:
+    """Fewer batches than PARALLEL_FROM (the example's three) render in this process one after
+    the other, the first two written by forked children while the next renders: the folders
+    are byte for byte those the nights published, and owner-only."""
+    from partner_ledger.publish import payout_files
+
+    assert len(PERIODS) < payout_files.PARALLEL_FROM and (os.cpu_count() or 1) >= 2
+    warehouse = copy_warehouse(built, tmp_path / "warehouse")
+    out = tmp_path / "out"
+    con = connect(warehouse, read_only=True)
+    try:
+        staged = payout_files.stage_missing(con, out, warehouse=warehouse)
+    finally:
+        con.close()
+    assert [item.batch.period for item in staged] == list(PERIODS)
+    payout_files.place_staged(staged)
+    assert digest_tree(out / "payouts" / PROGRAM) == digest_tree(payouts)
+    written = [
+        path for period in PERIODS for path in (out / "payouts" / PROGRAM / period).iterdir()
+    ]
+    assert written and all(path.stat().st_mode & 0o777 == 0o600 for path in written)
+
+
+def test_a_forked_writer_that_fails_names_its_batch_and_its_reason(tmp_path: Path) -> None:
+    """A child that cannot write its folder (here: the folder is gone) reports on its pipe; the
+    first failing writer in batch order is the error, and the other child's files are whole."""
+    from datetime import date
+
+    from partner_ledger.publish import payout_files
+
+    def batch(period: str) -> payout_files.Batch:
+        return payout_files.Batch(
+            f"{PROGRAM}-{period}",
+            PROGRAM,
+            period,
+            date(2025, 6, 1),
+            "EUR",
+            1,
+            100,
+            None,
+            None,
+            None,
+        )
+
+    files = {"payouts.csv": b"partner_id\nolga\n", "statement-olga.html": b"<p>&amp;</p>\n"}
+    whole = tmp_path / ".tmp-2025-03"
+    whole.mkdir()
+    gone = tmp_path / ".tmp-2025-04"  # never made
+    writers = [
+        payout_files._fork_writer(
+            payout_files.StagedBatch(batch(period), folder, tmp_path / period, tuple(files)), files
+        )
+        for period, folder in (("2025-03", whole), ("2025-04", gone), ("2025-05", gone))
+    ]
+    failure = payout_files._finish_writers(writers)
+    assert isinstance(failure, payout_files.PublishError)
+    assert str(failure).startswith(
+        f"the files of batch {PROGRAM}-2025-04 cannot be produced: FileNotFoundError: "
+    )
+    assert {path.name: path.read_bytes() for path in whole.iterdir()} == files
+    assert all(path.stat().st_mode & 0o777 == 0o600 for path in whole.iterdir())
+    assert not gone.exists()
+
+
 _POOL_PARENT = """
 import multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
