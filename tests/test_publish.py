@@ -392,14 +392,24 @@ def test_manifest_matches_files_and_batch(payouts: Path) -> None:
     assert os.listdir(payouts.parent) == [PROGRAM]
 
 
-def test_batches_staged_side_by_side_are_the_published_ones(
-    built: Path, payouts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("parallel_from", [2, None], ids=["worker-processes", "forked-writers"])
+def test_a_first_runs_batches_are_the_published_ones(
+    built: Path,
+    payouts: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parallel_from: int | None,
 ) -> None:
-    """A first run stages a year of batches in worker processes (PARALLEL_FROM, lowered here
-    to the example's three): the folders are byte for byte those the nights published."""
+    """A first run stages the example's three batches in worker processes (PARALLEL_FROM
+    lowered to 2) or, fewer than PARALLEL_FROM, in this process one after the other, the first
+    two written by forked children while the next renders: either way the folders are byte for
+    byte those the nights published, and owner-only."""
     from partner_ledger.publish import payout_files
 
-    monkeypatch.setattr(payout_files, "PARALLEL_FROM", 2)
+    if parallel_from is None:
+        assert len(PERIODS) < payout_files.PARALLEL_FROM and (os.cpu_count() or 1) >= 2
+    else:
+        monkeypatch.setattr(payout_files, "PARALLEL_FROM", parallel_from)
     warehouse = copy_warehouse(built, tmp_path / "warehouse")
     out = tmp_path / "out"
     con = connect(warehouse, read_only=True)
@@ -407,9 +417,13 @@ def test_batches_staged_side_by_side_are_the_published_ones(
         staged = payout_files.stage_missing(con, out, warehouse=warehouse)
     finally:
         con.close()
-    assert [item.batch.period for item in staged] == ["2025-03", "2025-04", "2025-05"]
+    assert [item.batch.period for item in staged] == list(PERIODS)
     payout_files.place_staged(staged)
     assert digest_tree(out / "payouts" / PROGRAM) == digest_tree(payouts)
+    written = [
+        path for period in PERIODS for path in (out / "payouts" / PROGRAM / period).iterdir()
+    ]
+    assert written and all(path.stat().st_mode & 0o777 == 0o600 for path in written)
 
 
 def test_a_batch_that_fails_side_by_side_leaves_no_staged_folder(
@@ -434,31 +448,6 @@ def test_a_batch_that_fails_side_by_side_leaves_no_staged_folder(
     assert sorted(path.name for path in program.iterdir()) == [
         f"{payout_files.STAGE_PREFIX}2025-04"
     ]
-
-
-def test_a_first_run_writes_its_batches_in_forked_children(
-    built: Path, payouts: Path, tmp_path: Path
-) -> None:
-    """Fewer batches than PARALLEL_FROM (the example's three) render in this process one after
-    the other, the first two written by forked children while the next renders: the folders
-    are byte for byte those the nights published, and owner-only."""
-    from partner_ledger.publish import payout_files
-
-    assert len(PERIODS) < payout_files.PARALLEL_FROM and (os.cpu_count() or 1) >= 2
-    warehouse = copy_warehouse(built, tmp_path / "warehouse")
-    out = tmp_path / "out"
-    con = connect(warehouse, read_only=True)
-    try:
-        staged = payout_files.stage_missing(con, out, warehouse=warehouse)
-    finally:
-        con.close()
-    assert [item.batch.period for item in staged] == list(PERIODS)
-    payout_files.place_staged(staged)
-    assert digest_tree(out / "payouts" / PROGRAM) == digest_tree(payouts)
-    written = [
-        path for period in PERIODS for path in (out / "payouts" / PROGRAM / period).iterdir()
-    ]
-    assert written and all(path.stat().st_mode & 0o777 == 0o600 for path in written)
 
 
 def test_a_forked_writer_that_fails_names_its_batch_and_its_reason(tmp_path: Path) -> None:
