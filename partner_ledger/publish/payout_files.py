@@ -413,6 +413,7 @@ def _fork_writer(item: StagedBatch, files: dict[str, bytes]) -> _Writer:
     _syncfs()
     prctl = _prctl()
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns to the caller
         status = 0
@@ -420,6 +421,8 @@ def _fork_writer(item: StagedBatch, files: dict[str, bytes]) -> _Writer:
             os.close(read_end)
             if prctl is not None:
                 prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9: it dies with the run
+            if os.getppid() != parent:  # the run died before the signal was asked for
+                raise ProcessLookupError("the run ended before its writer started")
             _write_folder(item.staged, files)
         except BaseException as exc:  # noqa: BLE001 - reported on the pipe, whatever it is
             status = 1
