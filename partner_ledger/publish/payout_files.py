@@ -348,7 +348,6 @@ def stage_batch(
     if final.exists():
         return None
     temporary = final.parent / f"{STAGE_PREFIX}{final.name}"
-    item: StagedBatch | None = None
     try:
         parent = final.parent
         parent.mkdir(parents=True, exist_ok=True)
@@ -390,12 +389,12 @@ def _write_folder(folder: Path, files: dict[str, bytes]) -> None:
 
 @dataclass(frozen=True)
 class _Writer:
-    """A staged folder being written by a child process (_fork_writer); `pid` None when it was
-    written in this process (no fork on this system). `pipe`: the child's reason, if it fails."""
+    """A staged folder being written by a child process (_fork_writer). `pipe`: the read end on
+    which the child writes its reason, if it fails."""
 
     item: StagedBatch
-    pid: int | None
-    pipe: int | None
+    pid: int
+    pipe: int
 
 
 def _fork_writer(item: StagedBatch, files: dict[str, bytes]) -> _Writer:
@@ -407,11 +406,8 @@ def _fork_writer(item: StagedBatch, files: dict[str, bytes]) -> _Writer:
     process's threads may hold: it only writes files through system calls and exits, reporting
     a failure on a pipe. The C functions it calls (syncfs, prctl) are looked up here, before the
     fork."""
-    if not hasattr(os, "fork"):
-        _write_folder(item.staged, files)
-        return _Writer(item, None, None)
     _syncfs()
-    prctl = _prctl()
+    _prctl()
     read_end, write_end = os.pipe()
     parent = os.getpid()
     pid = os.fork()
@@ -419,8 +415,7 @@ def _fork_writer(item: StagedBatch, files: dict[str, bytes]) -> _Writer:
         status = 0
         try:
             os.close(read_end)
-            if prctl is not None:
-                prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9: it dies with the run
+            _die_with_parent()
             if os.getppid() != parent:  # the run died before the signal was asked for
                 raise ProcessLookupError("the run ended before its writer started")
             _write_folder(item.staged, files)
@@ -440,8 +435,6 @@ def _finish_writers(writers: list[_Writer]) -> PublishError | None:
     """Wait for every forked writer; the error of the first one that failed (batch order)."""
     failure: PublishError | None = None
     for writer in writers:
-        if writer.pid is None or writer.pipe is None:
-            continue
         with os.fdopen(writer.pipe, "rb") as pipe:
             reason = pipe.read().decode("utf-8", "replace")
         _, status = os.waitpid(writer.pid, 0)
@@ -499,8 +492,9 @@ def _open_worker(warehouse: str) -> None:
 
 
 def _die_with_parent() -> None:
-    """A worker dies with the run (Linux: PR_SET_PDEATHSIG): were the run killed alone, a worker
-    left rendering could still write into a temporary folder that the next run stages again."""
+    """A worker or a forked writer dies with the run (Linux: PR_SET_PDEATHSIG): were the run
+    killed alone, one left behind could still write into a temporary folder that the next run
+    stages again."""
     prctl = _prctl()
     if prctl is not None:  # not Linux: the worker ends after its batch
         prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG = 1, SIGKILL = 9
@@ -535,9 +529,9 @@ def stage_missing(
     Given the ``warehouse`` file behind ``con`` and at least PARALLEL_FROM batches to stage,
     one worker process per core renders them, each with its own read-only connection; the
     folders are the same as one process writes. Fewer batches are rendered here, one after the
-    other, each but the last written by a forked child while the next renders. ``before_workers`` is called before they
-    start, and only then (the run closes its working copy there: a process holding it open
-    for writing locks it)."""
+    other, each but the last written by a forked child while the next renders (where the system
+    forks). ``before_workers`` is called before the workers start, and only then (the run
+    closes its working copy there: a process holding it open for writing locks it)."""
     held = held_batches(con)
     batches = [
         batch
@@ -550,7 +544,7 @@ def stage_missing(
     ]
     workers = min(os.cpu_count() or 1, len(batches))
     if warehouse is None or len(batches) < PARALLEL_FROM or workers < 2:
-        return _stage_in_turn(con, batches, out, held, fork=workers >= 2)
+        return _stage_in_turn(con, batches, out, held, fork=workers >= 2 and hasattr(os, "fork"))
     if before_workers is not None:
         before_workers()
     return _stage_side_by_side(batches, out, held, warehouse, workers)
