@@ -288,9 +288,27 @@ def worth_compacting(con: duckdb.DuckDBPyConnection) -> list[str]:
     )
 
 
+# dbt's tables keep their text without FSST compression: in dictionaries, or as plain text. A
+# night reads the same keys again and again (paid events, ledger entries, clicks), and
+# decompressing FSST strings was 14 % of the CPU of L's closing night; a scan of string keys
+# costs 30-65 % less without it, the tables take 20-50 % more room (L's warehouse 16.2 -> 20.8
+# GB). The setting is the database's, not a connection's: dbt's connections set it
+# (settle/dbt_plugin.py) and so does the commit's checkpoint, which compresses the rows still in
+# the night's log. The ingest's large loads, before dbt, keep DuckDB's default: the raw tables
+# are written once and read again only for what a night loads (docs/decisions/0012, session 37).
+TABLE_STORAGE = {"disabled_compression_methods": "fsst"}
+
+
+def store_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Give the database the storage settings dbt's tables are written with (TABLE_STORAGE)."""
+    for name, value in TABLE_STORAGE.items():
+        con.execute(f"set {name} = '{value}'")
+
+
 def checkpoint(con: duckdb.DuckDBPyConnection) -> list[str]:
     """CHECKPOINT, compacting only when some table's deleted rows are worth it (above); returns
     those tables (empty: nothing compacted)."""
+    store_tables(con)
     compact = worth_compacting(con)
     con.execute(f"set max_vacuum_tasks = {DUCKDB_VACUUM_TASKS if compact else 0}")
     try:

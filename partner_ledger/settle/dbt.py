@@ -23,14 +23,19 @@ CODE_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """A hash of the project's SQL, macros and settings and of the dbt and DuckDB versions.
+    """A hash of the project's SQL, macros and settings, of the dbt and DuckDB versions and of
+    the tables' storage settings.
 
     Computed once per process (about 100 small files). A scoped model whose last build had
     another fingerprint is built in full.
     """
+    from partner_ledger.io.warehouse import TABLE_STORAGE
+
     digest = hashlib.sha256()
     for name in CODE_PACKAGES:
         digest.update(f"{name}=={metadata.version(name)}\n".encode())
+    # how the tables are stored: a change rewrites them (the next build is a full one)
+    digest.update(f"{sorted(TABLE_STORAGE.items())}\n".encode())
     for entry in CODE_PATHS:
         root = PROJECT_DIR / entry
         files = sorted(root.rglob("*")) if root.is_dir() else [root]

@@ -1,5 +1,7 @@
 """dbt-duckdb's connections to a run's working copy that is a second name of the warehouse file
-hold their checkpoints, as the run's own do (partner_ledger.io.warehouse.connect, decision 0027).
+hold their checkpoints, as the run's own do (partner_ledger.io.warehouse.connect, decision 0027),
+and every database dbt opens stores its tables as the warehouse's are stored
+(partner_ledger.io.warehouse.TABLE_STORAGE: text without FSST compression).
 
 Named in profiles.yml under `plugins`; dbt-duckdb calls it when it opens the database. Any other
 database (a developer's warehouse, a unit test's) is opened as dbt-duckdb would open it.
@@ -11,7 +13,12 @@ from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from partner_ledger.io.warehouse import HELD_SETTINGS, hold_checkpoints, holds_checkpoints
+from partner_ledger.io.warehouse import (
+    HELD_SETTINGS,
+    hold_checkpoints,
+    holds_checkpoints,
+    store_tables,
+)
 
 
 class Plugin(BasePlugin):
@@ -24,5 +31,6 @@ class Plugin(BasePlugin):
             config.update(HELD_SETTINGS)
 
     def configure_connection(self, conn: Any) -> None:
+        store_tables(conn)
         if self._held:
             hold_checkpoints(conn)
