@@ -4,7 +4,8 @@ and every database dbt opens stores its tables as the warehouse's are stored
 (partner_ledger.io.warehouse.TABLE_STORAGE: text without FSST compression).
 
 Named in profiles.yml under `plugins`; dbt-duckdb calls it when it opens the database. Any other
-database (a developer's warehouse, a unit test's) is opened as dbt-duckdb would open it.
+database (a developer's warehouse, a unit test's) is opened as dbt-duckdb would open it, with the
+same storage settings.
 """
 
 from __future__ import annotations
