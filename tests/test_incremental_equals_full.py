@@ -23,7 +23,7 @@ import pytest
 from flows.nightly import nightly_settlement
 from partner_ledger.config import DEFAULTS
 from partner_ledger.demo import generate_demo_landing
-from tests.conftest import warehouse_differences
+from tests.conftest import WAREHOUSE_SCHEMAS, warehouse_differences
 
 # the incremental models a full build gives again: the caches of parsed input, the statement
 # lines of closed batches (built from the ledger stores) and the scoped models (decision 0026);
@@ -129,7 +129,7 @@ def test_incremental_nights_equal_full_rebuilds(tmp_path: Path) -> None:
     fresh.execute(
         f"attach '{sides['incremental'] / 'warehouse' / 'partner_ledger.duckdb'}' as built"
     )
-    for schema in MODEL_SCHEMAS:
+    for schema in WAREHOUSE_SCHEMAS:
         fresh.execute(f"create schema if not exists {schema}")
         for (table,) in fresh.execute(
             "select table_name from duckdb_tables() where database_name = 'built' and schema_name = ?",
@@ -142,16 +142,13 @@ def test_incremental_nights_equal_full_rebuilds(tmp_path: Path) -> None:
     fresh.close()
 
 
-MODEL_SCHEMAS = ("staging", "intermediate", "ledger", "main")
-
-
 def _fsst_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The columns of dbt's tables (not the raw ones the ingest loads) with a segment stored
     with FSST compression."""
     tables = con.execute(
         "select schema_name, table_name from duckdb_tables() "
         "where database_name = current_database() and schema_name in "
-        f"({', '.join(repr(schema) for schema in MODEL_SCHEMAS)}) order by all"
+        f"{WAREHOUSE_SCHEMAS} order by all"
     ).fetchall()
     found = []
     for schema, table in tables:

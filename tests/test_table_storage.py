@@ -48,10 +48,6 @@ def test_dbt_connections_store_tables_as_the_warehouse_does(tmp_path: Path) -> N
             "show",
             "--inline",
             "select current_setting('disabled_compression_methods') as methods",
-            "--output",
-            "json",
-            "--log-format",
-            "json",
         ],
         {
             "PARTNER_LEDGER_WAREHOUSE": str(tmp_path / "partner_ledger.duckdb"),
